@@ -1,0 +1,422 @@
+"""The `simdetect` command line: typer commands that call the library and print with rich."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from simdetect import __version__
+from simdetect.backbones import BackboneError, list_backbones
+from simdetect.index import (
+    ROLE_ARTIST,
+    ROLE_BACKGROUND,
+    FingerprintMismatch,
+    IndexCorrupt,
+    IndexLocked,
+    IndexNotFound,
+    IndexWriter,
+    open_index,
+)
+from simdetect.indexing import (
+    DEFAULT_COMMIT_EVERY,
+    AddSummary,
+    add_paths,
+    add_tree,
+    backbone_for_index,
+    expand_paths,
+)
+from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.io.walk import write_skips_csv
+from simdetect.outputs import OutputFormatError, check_output_path, write_results
+from simdetect.scan import Scanner, ScanParams, ScanResult
+
+app = typer.Typer(
+    help="Find AI-generated images that copy or imitate an artist's style.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+index_app = typer.Typer(help="Build and inspect an index of artists' works.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_INDEX = Path("indexes/default")
+CLIP_EXAMPLES = ("clip:ViT-B-32/laion2b_s34b_b79k", "clip:ViT-L-14/openai")
+
+IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
+MaxPixelsOpt = Annotated[
+    int, typer.Option("--max-pixels", help="Refuse images larger than this many pixels.")
+]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")]
+CommitOpt = Annotated[
+    int, typer.Option("--commit-every", help="Commit to disk after this many new works.")
+]
+
+EXPECTED_ERRORS = (
+    BackboneError,
+    FingerprintMismatch,
+    IndexCorrupt,
+    IndexLocked,
+    IndexNotFound,
+    OutputFormatError,
+    FileNotFoundError,
+    NotADirectoryError,
+    ValueError,
+)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Known failures become one red line and exit code 1, never a traceback."""
+    try:
+        yield
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+
+        def on_total(n: int) -> None:
+            progress.update(task, total=n)
+
+        def on_progress(n: int) -> None:
+            progress.advance(task, n)
+
+        yield on_total, on_progress
+
+
+def report_add(summary: AddSummary, index_dir: Path, skipped_csv: Path | None) -> None:
+    m = summary.manifest
+    total = f"; index now holds {m.count} works by {len(m.artists)} artists" if m else ""
+    if m and m.background:
+        total += f" and {len(m.background)} background sets"
+    console.print(
+        f"added [bold]{summary.added}[/], already indexed {summary.already_indexed}, "
+        f"skipped {len(summary.skipped)}{total} ({index_dir})",
+        highlight=False,
+    )
+    for path, owner in summary.conflicts:
+        console.print(f"[yellow]not added:[/] {path}: same file already indexed under {owner!r}")
+    if summary.skipped:
+        reasons: dict[str, int] = {}
+        for s in summary.skipped:
+            key = s.reason.split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        table = Table(title="Skipped files", show_lines=False)
+        table.add_column("reason")
+        table.add_column("files", justify="right")
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            table.add_row(reason, str(n))
+        console.print(table)
+        for s in summary.skipped[:10]:
+            console.print(f"  [dim]{s.path}[/]: {s.reason}", highlight=False)
+        target = skipped_csv or index_dir / "logs" / (
+            "skipped-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".csv"
+        )
+        write_skips_csv(summary.skipped, target)
+        console.print(f"skipped files listed in {target}", highlight=False)
+
+
+@app.command("backbones")
+def backbones_cmd() -> None:
+    """List the backbones, their dimension and whether their weights are here offline."""
+    table = Table(title="Backbones")
+    for col in ("name", "dim", "offline", "description"):
+        table.add_column(col)
+    for info in list_backbones(CLIP_EXAMPLES):
+        table.add_row(
+            info.name,
+            str(info.dim) if info.dim else "on load",
+            "[green]yes[/]" if info.offline else "[red]no[/]",
+            info.description,
+        )
+    console.print(table)
+    console.print(
+        "Any open_clip model works as clip:MODEL/TAG (weights cached by open_clip) "
+        "or clip:MODEL@/path/to/checkpoint."
+    )
+
+
+@index_app.command("add")
+def index_add(
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
+    artist: Annotated[str, typer.Option("--artist", "-a", help="Artist the works belong to.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    backbone: Annotated[
+        str | None, typer.Option("--backbone", "-b", help="Backbone for a new index.")
+    ] = None,
+    background: Annotated[
+        bool, typer.Option("--background", help="Add as background (never reported as a match).")
+    ] = False,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    batch_size: BatchOpt = 32,
+    commit_every: CommitOpt = DEFAULT_COMMIT_EVERY,
+    skipped_csv: Annotated[Path | None, typer.Option(help="Where to write skipped files.")] = None,
+) -> None:
+    """Add one artist's works (files or folders) to an index."""
+    with user_errors():
+        bb = backbone_for_index(index, backbone)
+        with progress_bar(f"indexing {artist}") as (on_total, on_progress):
+            summary = add_paths(
+                index,
+                [str(p) for p in paths],
+                artist,
+                backbone=bb,
+                role=ROLE_BACKGROUND if background else ROLE_ARTIST,
+                limits=LoadLimits(max_pixels=max_pixels),
+                batch_size=batch_size,
+                commit_every=commit_every,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
+        report_add(summary, index, skipped_csv)
+
+
+@index_app.command("add-tree")
+def index_add_tree(
+    root: Annotated[Path, typer.Argument(help="Folder with one sub-folder per artist.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    backbone: Annotated[
+        str | None, typer.Option("--backbone", "-b", help="Backbone for a new index.")
+    ] = None,
+    background: Annotated[
+        bool, typer.Option("--background", help="Add as background (never reported as a match).")
+    ] = False,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    batch_size: BatchOpt = 32,
+    commit_every: CommitOpt = DEFAULT_COMMIT_EVERY,
+    skipped_csv: Annotated[Path | None, typer.Option(help="Where to write skipped files.")] = None,
+) -> None:
+    """Add a whole tree: each sub-folder of ROOT is one artist, named by the folder."""
+    with user_errors():
+        bb = backbone_for_index(index, backbone)
+        with progress_bar("indexing") as (on_total, on_progress):
+            summary = add_tree(
+                index,
+                root,
+                backbone=bb,
+                role=ROLE_BACKGROUND if background else ROLE_ARTIST,
+                limits=LoadLimits(max_pixels=max_pixels),
+                batch_size=batch_size,
+                commit_every=commit_every,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
+        report_add(summary, index, skipped_csv)
+
+
+@index_app.command("info")
+def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
+    """Show what an index holds and how it was built."""
+    with user_errors():
+        snap = open_index(index)
+    m = snap.manifest
+    fp = m.fingerprint
+    table = Table(title=f"Index {index}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in (
+        ("works", str(m.count)),
+        ("artists", str(len(m.artists))),
+        ("background sets", str(len(m.background))),
+        ("backbone", m.backbone_spec),
+        ("dimension", str(m.dim)),
+        ("weights sha256", fp.weights_sha256),
+        ("preprocessing", fp.preprocessing),
+        ("descriptor", fp.descriptor_version),
+        ("fingerprint", fp.digest()),
+        ("index type", m.index_type),
+        ("generation", str(m.generation)),
+        ("snapshot digest", snap.snapshot_digest()),
+        ("created", m.created_at),
+        ("updated", m.updated_at),
+    ):
+        table.add_row(key, value)
+    console.print(table)
+    if m.artists or m.background:
+        per = Table(title="Works per artist")
+        per.add_column("artist")
+        per.add_column("role")
+        per.add_column("works", justify="right")
+        for name, n in sorted(m.artists.items()):
+            per.add_row(name, "artist", str(n))
+        for name, n in sorted(m.background.items()):
+            per.add_row(name, "background", str(n))
+        console.print(per)
+
+
+@index_app.command("remove")
+def index_remove(
+    index: IndexOpt = DEFAULT_INDEX,
+    artist: Annotated[
+        str | None, typer.Option("--artist", help="Remove all works of this artist.")
+    ] = None,
+    file: Annotated[
+        list[str] | None, typer.Option("--file", help="Remove this file (by path or by its bytes).")
+    ] = None,
+) -> None:
+    """Remove an artist or individual files from an index."""
+    if (artist is None) == (not file):
+        fail("give exactly one of --artist NAME or --file PATH")
+    with user_errors(), IndexWriter(index) as writer:
+        removed = (
+            writer.remove_artist(artist) if artist is not None else writer.remove_files(file or [])
+        )
+        if removed == 0:
+            fail(f"nothing matched in {index}; nothing was changed")
+        m = writer.commit()
+    console.print(f"removed {removed} works; index now holds {m.count} works ({index})")
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def print_scan_table(results: list[ScanResult], show: int = 3) -> None:
+    table = Table(title="Scan results (score = similarity minus the mean over the other artists)")
+    table.add_column("suspect", overflow="fold")
+    table.add_column("top artists (score / similarity)")
+    table.add_column("nearest work (similarity)", overflow="fold")
+    for r in results:
+        if r.error:
+            table.add_row(r.suspect, f"[red]skipped: {r.error}[/]", "")
+            continue
+        ranked = "\n".join(
+            f"{i}. {a.artist}  {_fmt(a.score)} / {_fmt(a.similarity)}"
+            for i, a in enumerate(r.ranking[:show], start=1)
+        )
+        nearest = f"{r.matches[0].path} ({_fmt(r.matches[0].similarity)})" if r.matches else "—"
+        table.add_row(r.suspect, ranked, nearest)
+    console.print(table)
+
+
+def run_scan(
+    paths: list[str],
+    index: Path,
+    top_k: int,
+    out: Path | None,
+    limits: LoadLimits,
+    batch_size: int,
+) -> tuple[list[ScanResult], list[dict[str, Any]]]:
+    if out is not None:
+        check_output_path(out)
+    snap = open_index(index)
+    backbone = backbone_for_index(index, None)
+    scanner = Scanner(snap, ScanParams(top_k=top_k))
+    skipped: list = []
+    files = expand_paths(paths, skipped)
+    results: list[ScanResult] = [
+        ScanResult(suspect=s.path, sha256=None, error=s.reason) for s in skipped
+    ]
+    with progress_bar("scanning") as (on_total, on_progress):
+        on_total(len(files))
+        results.extend(
+            scanner.scan_files(
+                files, backbone, batch_size=batch_size, limits=limits, on_progress=on_progress
+            )
+        )
+    context = scanner.context()
+    rows = [r.to_json(context) for r in results]
+    if out is not None:
+        write_results(rows, out)
+    return results, rows
+
+
+@app.command("scan")
+def scan_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Suspect image files or folders.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to list.")] = 5,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write results to .jsonl, .csv or .parquet.")
+    ] = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    batch_size: BatchOpt = 16,
+) -> None:
+    """Score suspect images against an index and rank the indexed artists."""
+    if top_k < 1:
+        fail("--top-k must be at least 1")
+    with user_errors():
+        results, _ = run_scan(
+            [str(p) for p in paths],
+            index,
+            top_k,
+            out,
+            LoadLimits(max_pixels=max_pixels),
+            batch_size,
+        )
+    print_scan_table(results)
+    if out is not None:
+        console.print(f"results written to {out}", highlight=False)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to put the demo index and outputs.")
+    ] = Path("simdetect-out/demo"),
+    seeds: Annotated[
+        Path | None, typer.Option("--seeds", help="Demo corpus (default: the bundled seeds/).")
+    ] = None,
+) -> None:
+    """Index the bundled demo corpus, scan the demo suspects and write the outputs."""
+    from simdetect.demo import run_demo
+
+    with user_errors(), progress_bar("demo") as (on_total, on_progress):
+        result = run_demo(out, seeds, on_total=on_total, on_progress=on_progress)
+    print_scan_table(result.results)
+    console.print(
+        f"[bold]{result.correct} of {result.judged}[/] demo suspects "
+        "ranked their true artist first.",
+        highlight=False,
+    )
+    console.print(f"index:   {result.index_dir}", highlight=False)
+    console.print(f"results: {result.results_path}", highlight=False)
+    console.print(f"report:  {result.report_path}", highlight=False)
+
+
+@app.callback()
+def main_callback(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        console.print(f"simdetect {__version__}")
+        raise typer.Exit()
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,307 @@
+"""Safe, uniform image loading.
+
+Artists' folders and suspect uploads contain every format, colour mode and kind of
+damage. Everything downstream (embeddings, hashes, reports) wants one thing: a fully
+decoded 8-bit RGB image that looks like what a viewer shows, plus the hash of the
+exact bytes that were decoded. Every failure becomes an :class:`ImageLoadError` with a
+one-line reason, so one bad file is reported and skipped instead of crashing a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import stat
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import (
+    BmpImagePlugin,  # noqa: F401  (imported to register the format with PIL)
+    ExifTags,
+    GifImagePlugin,  # noqa: F401
+    Image,
+    ImageFile,
+    JpegImagePlugin,  # noqa: F401
+    PngImagePlugin,  # noqa: F401
+    TiffImagePlugin,  # noqa: F401
+    WebPImagePlugin,  # noqa: F401
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "SUPPORTED_FORMATS",
+    "ImageLoadError",
+    "LoadLimits",
+    "LoadedImage",
+    "load_image",
+    "load_image_bytes",
+    "to_rgb",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# Only these decoders are ever tried: fewer exotic parsers reachable from untrusted
+# uploads, and a predictable answer to "which files are indexed?".
+SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+
+_WHITE = (255, 255, 255, 255)
+_ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+_HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+_U16_MAX = 65535
+
+# Same table as PIL.ImageOps.exif_transpose; applied to the converted copy so a big
+# image is not duplicated once more just to rotate it.
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Resource limits for decoding untrusted images."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.max_pixels <= 0:
+            raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
+
+
+class ImageLoadError(Exception):
+    """An image that cannot be used, with a reason fit for a skips report."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str]]:
+        # Default exception pickling replays args=(message,), which does not fit this
+        # __init__; worker processes must be able to send these back.
+        return (type(self), (self.path, self.reason))
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image ready for models, plus the provenance of its bytes."""
+
+    path: str
+    image: Image.Image
+    sha256: str
+    size_bytes: int
+    format: str
+    width: int
+    height: int
+    source_mode: str
+    n_frames: int
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _format_too_large(pixels: int, limit: int) -> str:
+    return (
+        f"image too large: {pixels:,} pixels exceeds the limit of {limit:,} "
+        "(raise --max-pixels to allow)"
+    )
+
+
+def load_image(path: str | os.PathLike[str], limits: LoadLimits = LoadLimits()) -> LoadedImage:
+    """Load an image file; the bytes are read once so the hash always matches the pixels."""
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageLoadError(name, "cannot read file: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            # Opening a FIFO or device would block or stream forever.
+            raise ImageLoadError(name, "cannot read file: not a regular file")
+        with open(name, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ImageLoadError(name, f"cannot read file: {exc.strerror or _one_line(exc)}") from None
+    return load_image_bytes(data, name, limits)
+
+
+def load_image_bytes(data: bytes, name: str, limits: LoadLimits = LoadLimits()) -> LoadedImage:
+    """Load an image from memory (uploads); ``name`` is only used for reporting."""
+    if not data:
+        raise ImageLoadError(name, "zero-byte file")
+    try:
+        return _decode(data, name, limits)
+    except ImageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Only reachable for images the caller's limit allowed but PIL's process-wide
+        # hard cap (2 x Image.MAX_IMAGE_PIXELS, checked again by some decoders such as
+        # TIFF) refuses, or when warnings are escalated to errors.
+        raise ImageLoadError(
+            name, f"image too large: refused by the decoder's own safety cap ({_one_line(exc)})"
+        ) from None
+    except MemoryError:
+        raise ImageLoadError(name, "not enough memory to decode image") from None
+    except Exception as exc:
+        # PIL raises OSError, ValueError, SyntaxError, struct.error, EOFError, ... for
+        # damaged data; all of them mean the same thing to the user.
+        raise ImageLoadError(name, f"truncated or corrupt image data: {_one_line(exc)}") from None
+
+
+def _open_lazy(data: bytes, name: str) -> ImageFile.ImageFile:
+    """Identify and parse the header only.
+
+    Goes through PIL's registered format factories rather than ``Image.open`` because
+    ``Image.open`` applies PIL's process-global ``MAX_IMAGE_PIXELS`` check before we
+    can apply the caller's own limit.
+    """
+    prefix = data[:16]
+    fp = io.BytesIO(data)
+    for fmt in SUPPORTED_FORMATS:
+        entry = Image.OPEN.get(fmt)
+        if entry is None:
+            continue
+        factory, accept = entry
+        verdict = accept(prefix) if accept is not None else True
+        if isinstance(verdict, str):  # recognised but unsupported by this PIL build
+            raise ImageLoadError(name, f"unsupported image: {verdict}")
+        if not verdict:
+            continue
+        fp.seek(0)
+        try:
+            return factory(fp, name)
+        except (ImageLoadError, Image.DecompressionBombError):
+            raise
+        except Exception as exc:
+            raise ImageLoadError(
+                name, f"truncated or corrupt image data: bad {fmt} header: {_one_line(exc)}"
+            ) from None
+    raise ImageLoadError(name, "not an image (cannot identify format)")
+
+
+@contextlib.contextmanager
+def _quiet_pil_bomb_warning(pixels: int) -> Iterator[None]:
+    # Our limit was already enforced; PIL's global threshold (~89 MP) would otherwise
+    # warn on images the caller allowed. Only touches the warnings filters for such
+    # rare huge images, as catch_warnings is not thread-safe.
+    threshold = Image.MAX_IMAGE_PIXELS
+    if threshold is None or pixels <= threshold:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _decode(data: bytes, name: str, limits: LoadLimits) -> LoadedImage:
+    img = _open_lazy(data, name)
+    try:
+        width, height = img.size
+        pixels = width * height
+        if pixels > limits.max_pixels:
+            raise ImageLoadError(name, _format_too_large(pixels, limits.max_pixels))
+        if pixels <= 0:
+            raise ImageLoadError(name, f"truncated or corrupt image data: size {width}x{height}")
+        source_mode = img.mode
+        fmt = img.format or "unknown"
+        with _quiet_pil_bomb_warning(pixels):
+            img.load()
+            orientation = _orientation(img, name)
+            rgb = to_rgb(img)
+            if orientation in _ORIENTATION_TRANSPOSE:
+                rgb = rgb.transpose(_ORIENTATION_TRANSPOSE[orientation])
+            n_frames = int(getattr(img, "n_frames", 1))
+    finally:
+        img.close()
+    return LoadedImage(
+        path=name,
+        image=rgb,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        format=fmt,
+        width=rgb.width,
+        height=rgb.height,
+        source_mode=source_mode,
+        n_frames=n_frames,
+    )
+
+
+def _orientation(img: Image.Image, name: str) -> int:
+    # Broken EXIF is common (edited phone photos) and says nothing about the pixels,
+    # so it costs the rotation, not the image.
+    try:
+        value = img.getexif().get(ExifTags.Base.Orientation, 1)
+        return int(value)
+    except Exception as exc:
+        log.warning("%s: ignoring unreadable EXIF orientation: %s", name, _one_line(exc))
+        return 1
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Return a new 8-bit RGB image as a viewer would show it on a white page.
+
+    Transparency is composited on white (not dropped, which exposes whatever colour
+    hides under transparent pixels) and high-bit-depth data is rescaled (not clipped,
+    which turns most 16-bit images white).
+    """
+    mode = image.mode
+    if mode in _HIGH_BIT_MODES:
+        return _high_bit_to_rgb(image)
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _WHITE)
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode == "RGB":
+        return image.copy()
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise ValueError(f"unsupported colour mode {mode}: {_one_line(exc)}") from None
+
+
+def _high_bit_to_rgb(image: Image.Image) -> Image.Image:
+    raw = np.asarray(image)
+    gray = _scale_to_u8(raw, image.mode)
+    trns = image.info.get("transparency")
+    if isinstance(trns, int):
+        gray = np.where(raw == trns, np.uint8(255), gray)
+    return Image.fromarray(np.ascontiguousarray(gray)).convert("RGB")
+
+
+def _scale_to_u8(raw: NDArray[np.generic], mode: str) -> NDArray[np.uint8]:
+    if mode != "F":
+        # uint32 is enough for the 16-bit arithmetic below and halves peak memory.
+        wide = np.uint32 if raw.dtype.kind == "u" and raw.dtype.itemsize <= 2 else np.int64
+        ints = raw.astype(wide)
+        lo, hi = int(ints.min()), int(ints.max())
+        if lo >= 0 and hi <= _U16_MAX:
+            # Genuine 16-bit range (also PIL's "I" for 16-bit PNGs): map 65535 -> 255
+            # with rounding, preserving the image's real brightness.
+            return ((ints * 255 + _U16_MAX // 2) // _U16_MAX).astype(np.uint8)
+        return _stretch(ints.astype(np.float64), float(lo), float(hi))
+    floats = np.nan_to_num(raw.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo_f, hi_f = float(floats.min()), float(floats.max())
+    if lo_f >= 0.0 and hi_f <= 1.0:  # conventional normalised float images
+        return np.rint(floats * 255.0).astype(np.uint8)
+    return _stretch(floats, lo_f, hi_f)
+
+
+def _stretch(values: NDArray[np.float64], lo: float, hi: float) -> NDArray[np.uint8]:
+    # No known nominal range (signed 32-bit, HDR floats): use the image's own range.
+    if hi <= lo:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return np.rint((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)

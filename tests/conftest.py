@@ -1,0 +1,66 @@
+"""Shared fixtures: the real offline backbone, the bundled seeds corpus and a built index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from simdetect.backbones import Backbone, load_backbone
+from simdetect.indexing import add_tree
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SHARED = REPO.parent / "shared"
+BEST_ARTWORKS = SHARED / "corpora" / "best-artworks-128"
+TITIAN = SHARED / "corpora" / "titian-fullres"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests run with the offline default; a reachable hub must never be contacted.
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def backbone() -> Backbone:
+    return load_backbone("effnet-style")
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    assert (SEEDS / "artists").is_dir(), "seeds/ corpus is missing; run python seeds/make_seeds.py"
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def built_index(
+    tmp_path_factory: pytest.TempPathFactory, backbone: Backbone, seeds_dir: Path
+) -> Path:
+    """An index of the seeds artists, built once; copy it before changing it."""
+    root = tmp_path_factory.mktemp("seed-index") / "index"
+    add_tree(root, seeds_dir / "artists", backbone=backbone)
+    return root
+
+
+@pytest.fixture()
+def index_copy(built_index: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "index"
+    shutil.copytree(built_index, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def best_artworks() -> Path:
+    if not BEST_ARTWORKS.is_dir():
+        pytest.skip("../shared/corpora/best-artworks-128 is absent")
+    return BEST_ARTWORKS
+
+
+@pytest.fixture(scope="session")
+def titian() -> Path:
+    if not TITIAN.is_dir():
+        pytest.skip("../shared/corpora/titian-fullres is absent")
+    return TITIAN
