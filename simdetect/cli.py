@@ -378,6 +378,56 @@ def scan_cmd(
         console.print(f"results written to {out}", highlight=False)
 
 
+benchmark_app = typer.Typer(help="Measure speed on real corpora.", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("throughput")
+def benchmark_throughput(
+    corpora: Annotated[list[Path], typer.Argument(help="Folders of images to measure on.")],
+    backbone: Annotated[
+        list[str] | None,
+        typer.Option("--backbone", "-b", help="Backbones to measure (default: all offline ones)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Images sampled per corpus.")] = 512,
+    batch_size: BatchOpt = 32,
+    workers: Annotated[int, typer.Option("--workers", help="Decode threads.")] = 2,
+) -> None:
+    """Images/s for the forward pass alone and for file → decode → embed → index add."""
+    from simdetect.backbones import load_backbone
+    from simdetect.evaluation.throughput import measure
+
+    names = backbone or [b.name for b in list_backbones() if b.offline]
+    table = Table(title="Throughput (images/s)")
+    for col in (
+        "backbone",
+        "corpus",
+        "images",
+        "batch",
+        "threads",
+        "forward",
+        "whole path",
+        "ratio",
+    ):
+        table.add_column(col)
+    with user_errors():
+        for name in names:
+            bb = load_backbone(name)
+            for corpus in corpora:
+                r = measure(bb, corpus, limit, batch_size=batch_size, workers=workers)
+                table.add_row(
+                    r.backbone,
+                    str(corpus),
+                    str(r.images),
+                    str(r.batch_size),
+                    str(r.torch_threads),
+                    f"{r.forward_ips:.1f}",
+                    f"{r.pipeline_ips:.1f}",
+                    f"{100 * r.ratio:.0f}%",
+                )
+    console.print(table)
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[

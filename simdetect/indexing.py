@@ -74,6 +74,7 @@ def add_files(
     summary: AddSummary,
     limits: LoadLimits | None = None,
     batch_size: int = 32,
+    workers: int = 2,
     commit_every: int = DEFAULT_COMMIT_EVERY,
     on_progress: Callable[[int], None] | None = None,
 ) -> None:
@@ -87,6 +88,7 @@ def add_files(
         files,
         backbone,
         batch_size=batch_size,
+        workers=workers,
         limits=limits,
         is_known=known,
         on_progress=on_progress,

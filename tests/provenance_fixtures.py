@@ -273,7 +273,9 @@ def ai_manifest(title: str) -> dict[str, Any]:
     }
 
 
-def c2pa_signed(signer_pem: SignerMaterial, fmt: str = "JPEG") -> bytes:
+def c2pa_signed(
+    signer_pem: SignerMaterial, fmt: str = "JPEG", remote_url: str | None = None
+) -> bytes:
     import c2pa
 
     mime = {"JPEG": "image/jpeg", "PNG": "image/png"}[fmt]
@@ -284,5 +286,8 @@ def c2pa_signed(signer_pem: SignerMaterial, fmt: str = "JPEG") -> bytes:
     )
     signer = c2pa.Signer.from_info(info)
     with signer, c2pa.Builder(json.dumps(ai_manifest(f"fake.{fmt.lower()}"))) as builder:
+        if remote_url is not None:
+            builder.set_no_embed()
+            builder.set_remote_url(remote_url)
         builder.sign(signer, mime, source, dest)
     return dest.getvalue()

@@ -669,6 +669,16 @@ def test_c2pa_tampered_pixels_fail_hash(signed_jpeg: bytes) -> None:
     assert any("validation failed" in w for w in s.warnings)
 
 
+def test_c2pa_remote_manifest_is_reported_not_fetched(signer: fx.SignerMaterial) -> None:
+    url = "https://example.invalid/manifests/fake.c2pa"
+    report = read(fx.c2pa_signed(signer, "JPEG", remote_url=url))
+    s = sig(report, "c2pa")
+    assert s.found and s.fields["remote"] is True and s.fields["readable"] is False
+    assert s.fields["remote_manifest_urls"] == [url]
+    assert any("not fetched" in w for w in s.warnings)
+    assert report.ai_indicators() == []
+
+
 def _app11_bounds(data: bytes) -> tuple[int, int]:
     start = data.index(b"\xff\xeb")
     return start, start + 2 + int.from_bytes(data[start + 2 : start + 4], "big")

@@ -71,6 +71,8 @@ class Backbone(Protocol):
     name: str
     dim: int
     fingerprint: Fingerprint
+    # JPEGs may be decoded at a reduced DCT scale as long as both sides stay this long.
+    decode_min_side: int | None
 
     def preprocess(self, image: Image.Image) -> torch.Tensor: ...
 

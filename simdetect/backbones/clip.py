@@ -209,6 +209,7 @@ class ClipBackbone:
             size = self._input_size()
             probe = torch.zeros(1, 3, size, size, device=self.device, dtype=self._dtype())
             self.dim = int(model.encode_image(probe).shape[-1])
+        self.decode_min_side: int | None = 2 * size
         if weights_file is None:
             weights_sha = f"random-seed-{RANDOM_SEED}:{_state_dict_sha256(model)}"
         else:
@@ -216,7 +217,9 @@ class ClipBackbone:
         self.fingerprint = Fingerprint(
             name=self.name if self.spec.checkpoint is None else f"clip:{self.spec.model}@file",
             weights_sha256=weights_sha,
-            preprocessing=repr(preprocess),
+            preprocessing=(
+                f"JPEG decoded at reduced DCT scale keeping sides >= {2 * size}; {preprocess!r}"
+            ),
             descriptor_version=DESCRIPTOR_VERSION,
             dim=self.dim,
         )

@@ -50,7 +50,8 @@ class EffnetStyleConfig:
 
     def describe_preprocessing(self) -> str:
         return (
-            f"RGB, resize to {self.input_size}x{self.input_size} bicubic (aspect not kept), "
+            f"RGB (JPEG decoded at reduced DCT scale keeping sides >= {2 * self.input_size}), "
+            f"resize to {self.input_size}x{self.input_size} bicubic (aspect not kept), "
             f"normalise mean={list(self.mean)} std={list(self.std)}"
         )
 
@@ -130,6 +131,7 @@ class EffnetStyleBackbone:
         self.config = config or EffnetStyleConfig()
         self.name = name
         self.dim = self.config.dim
+        self.decode_min_side: int | None = 2 * self.config.input_size
         self.device = torch.device(device)
         weights = lite0_weights_path()
         self.model = build_lite0(weights).to(self.device)

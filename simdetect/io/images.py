@@ -68,6 +68,7 @@ _ORIENTATION_TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,11 @@ def _format_too_large(pixels: int, limit: int) -> str:
     )
 
 
-def load_image(path: str | os.PathLike[str], limits: LoadLimits = LoadLimits()) -> LoadedImage:
+def load_image(
+    path: str | os.PathLike[str],
+    limits: LoadLimits = LoadLimits(),
+    min_side: int | None = None,
+) -> LoadedImage:
     """Load an image file; the bytes are read once so the hash always matches the pixels."""
     name = os.fspath(path)
     try:
@@ -136,15 +141,22 @@ def load_image(path: str | os.PathLike[str], limits: LoadLimits = LoadLimits()) 
             data = fh.read()
     except OSError as exc:
         raise ImageLoadError(name, f"cannot read file: {exc.strerror or _one_line(exc)}") from None
-    return load_image_bytes(data, name, limits)
+    return load_image_bytes(data, name, limits, min_side)
 
 
-def load_image_bytes(data: bytes, name: str, limits: LoadLimits = LoadLimits()) -> LoadedImage:
-    """Load an image from memory (uploads); ``name`` is only used for reporting."""
+def load_image_bytes(
+    data: bytes, name: str, limits: LoadLimits = LoadLimits(), min_side: int | None = None
+) -> LoadedImage:
+    """Load an image from memory (uploads); ``name`` is only used for reporting.
+
+    ``min_side`` lets JPEGs decode at a reduced DCT scale whose sides stay at least
+    that long: a model that looks at 224 pixels gains nothing from decoding 4000, and
+    the reduced decode is several times faster. Width and height stay the file's own.
+    """
     if not data:
         raise ImageLoadError(name, "zero-byte file")
     try:
-        return _decode(data, name, limits)
+        return _decode(data, name, limits, min_side)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -207,7 +219,7 @@ def _quiet_pil_bomb_warning(pixels: int) -> Iterator[None]:
         yield
 
 
-def _decode(data: bytes, name: str, limits: LoadLimits) -> LoadedImage:
+def _decode(data: bytes, name: str, limits: LoadLimits, min_side: int | None) -> LoadedImage:
     img = _open_lazy(data, name)
     try:
         width, height = img.size
@@ -218,6 +230,8 @@ def _decode(data: bytes, name: str, limits: LoadLimits) -> LoadedImage:
             raise ImageLoadError(name, f"truncated or corrupt image data: size {width}x{height}")
         source_mode = img.mode
         fmt = img.format or "unknown"
+        if min_side and fmt == "JPEG" and min(width, height) >= 2 * min_side:
+            img.draft(img.mode, (min_side, min_side))
         with _quiet_pil_bomb_warning(pixels):
             img.load()
             orientation = _orientation(img, name)
@@ -233,8 +247,8 @@ def _decode(data: bytes, name: str, limits: LoadLimits) -> LoadedImage:
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
         format=fmt,
-        width=rgb.width,
-        height=rgb.height,
+        width=height if orientation in _SWAPS_AXES else width,
+        height=width if orientation in _SWAPS_AXES else height,
         source_mode=source_mode,
         n_frames=n_frames,
     )

@@ -63,8 +63,14 @@ def c2pa_signal(
     media_type: str | None,
     container_sources: list[str],
     trust_anchors_pem: str | None = None,
+    remote_urls: list[str] | None = None,
 ) -> ProvenanceSignal:
-    """The ``c2pa`` signal; never raises for bad manifests."""
+    """The ``c2pa`` signal; never raises for bad manifests.
+
+    ``remote_urls`` are manifest locations the file's XMP points at
+    (dcterms:provenance); they are reported, never fetched.
+    """
+    remote_urls = remote_urls or []
     warnings: list[str] = []
     try:
         import c2pa
@@ -83,49 +89,66 @@ def c2pa_signal(
                 embedded = bool(reader.is_embedded())
     except c2pa.C2paError as exc:
         err = str(exc)
-        if type(exc).__name__.endswith("NotSupported") and not container_sources:
-            warnings.append(
-                f"C2PA reader does not support this file type; C2PA not checked ({err})"
-            )
+        kind = type(exc).__name__
+        if "RemoteManifest" in kind or err.startswith("Remote") or remote_urls:
+            # Only a pointer to a manifest hosted elsewhere; not fetched, on purpose.
+            warnings.append(f"C2PA manifest is remote and was not fetched: {err}")
+            return _unreadable(err, container_sources, warnings, remote_urls=remote_urls)
+        if not container_sources:
+            # No C2PA bytes seen in the container: the failure is about the file
+            # itself (damage, unsupported type), not evidence of a manifest.
+            warnings.append(f"C2PA could not be checked: {err}")
             return no_signal(KIND_C2PA, warnings)
         warnings.append(f"C2PA manifest present but unreadable or invalid: {err}")
-        return ProvenanceSignal(
-            kind=KIND_C2PA,
-            found=True,
-            summary="C2PA data present but could not be read",
-            fields={
-                "manifest_present": True,
-                "readable": False,
-                "error": err,
-                "container_sources": list(container_sources),
-            },
-            warnings=warnings,
-        )
+        return _unreadable(err, container_sources, warnings)
     except Exception as exc:  # defensive: native layer or JSON surprises
         logger.debug("unexpected C2PA failure", exc_info=True)
         warnings.append(f"C2PA reading failed unexpectedly ({type(exc).__name__}: {exc})")
         return no_signal(KIND_C2PA, warnings)
 
     if store is None:
+        if remote_urls:
+            warnings.append("XMP points at a remote C2PA manifest; it was not fetched")
+            return _unreadable(
+                "manifest not embedded", container_sources, warnings, remote_urls=remote_urls
+            )
         if container_sources:
             warnings.append(
                 f"container has C2PA/JUMBF data ({', '.join(container_sources)}) "
                 "but no manifest store could be read from it"
             )
-            return ProvenanceSignal(
-                kind=KIND_C2PA,
-                found=True,
-                summary="C2PA data present but no manifest store could be read",
-                fields={
-                    "manifest_present": True,
-                    "readable": False,
-                    "error": "manifest not found",
-                    "container_sources": list(container_sources),
-                },
-                warnings=warnings,
-            )
+            return _unreadable("manifest not found", container_sources, warnings)
         return no_signal(KIND_C2PA, warnings)
     return _store_signal(store, embedded, container_sources, warnings)
+
+
+def _unreadable(
+    error: str,
+    container_sources: list[str],
+    warnings: list[str],
+    *,
+    remote_urls: list[str] | None = None,
+) -> ProvenanceSignal:
+    remote = remote_urls is not None
+    summary = (
+        "C2PA manifest referenced remotely (not fetched)"
+        if remote
+        else "C2PA data present but could not be read"
+    )
+    return ProvenanceSignal(
+        kind=KIND_C2PA,
+        found=True,
+        summary=summary,
+        fields={
+            "manifest_present": True,
+            "readable": False,
+            "remote": remote,
+            "remote_manifest_urls": list(remote_urls or []),
+            "error": error,
+            "container_sources": list(container_sources),
+        },
+        warnings=warnings,
+    )
 
 
 def _software_agent(agent: Any) -> str | None:

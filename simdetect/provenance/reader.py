@@ -99,7 +99,11 @@ def read_provenance_bytes(
 
     detectors: dict[str, Callable[[], ProvenanceSignal]] = {
         KIND_C2PA: lambda: c2pa_signal(
-            data, meta.media_type, meta.c2pa_sources, c2pa_trust_anchors_pem
+            data,
+            meta.media_type,
+            meta.c2pa_sources,
+            c2pa_trust_anchors_pem,
+            [url for f in xmp for url in f.c2pa_remote_urls],
         ),
         KIND_XMP_DST: lambda: xmp_dst_signal(xmp),
         KIND_EXIF: lambda: exif_signal(exif),

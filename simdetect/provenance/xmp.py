@@ -25,6 +25,7 @@ MAX_XMP_BYTES = 4 * 1024 * 1024
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 TC260_NS = "http://www.tc260.org.cn/ns/AIGC/1.0/"
+DCTERMS_NS = "http://purl.org/dc/terms/"
 
 _UNSAFE_DECL = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _RAW_DST = re.compile(rb"digitalsourcetype/([A-Za-z]+)", re.IGNORECASE)
@@ -50,6 +51,8 @@ class XmpFindings:
     digital_source_types: list[tuple[str, str]] = field(default_factory=list)
     aigc_values: list[XmpValue] = field(default_factory=list)
     creator_tool: str | None = None
+    # dcterms:provenance: where a C2PA manifest hosted elsewhere lives.
+    c2pa_remote_urls: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -158,6 +161,8 @@ def parse_xmp(packet: XmpPacket) -> XmpFindings:
                 findings.aigc_values.append(XmpValue(ns, value))
         elif local == "CreatorTool" and findings.creator_tool is None:
             findings.creator_tool = _element_text(elem) or None
+        elif local == "provenance" and ns == DCTERMS_NS and _element_text(elem):
+            findings.c2pa_remote_urls.append(_element_text(elem))
     return findings
 
 
@@ -170,6 +175,8 @@ def _record(findings: XmpFindings, ns: str, local: str, value: str) -> None:
         findings.aigc_values.append(XmpValue(ns, value.strip()))
     elif local == "CreatorTool" and findings.creator_tool is None:
         findings.creator_tool = value.strip()
+    elif local == "provenance" and ns == DCTERMS_NS:
+        findings.c2pa_remote_urls.append(value.strip())
 
 
 def _scan_raw(data: bytes, findings: XmpFindings) -> None:

@@ -1,0 +1,3 @@
+from simdetect.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Measuring sticks: throughput now; retrieval, verification and robustness build on it."""
