@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).resolve().parent
-N_WORKS = 12
+N_WORKS = 16
 SQUARE = (256, 256)
 # A few works per artist are not square (width, height), as real portfolios are.
 ODD_SIZES = {4: (256, 192), 9: (192, 256)}

@@ -40,6 +40,7 @@ from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
 from simdetect.io.walk import write_skips_csv
 from simdetect.outputs import OutputFormatError, check_output_path, write_results
 from simdetect.scan import Scanner, ScanParams, ScanResult
+from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 
 app = typer.Typer(
     help="Find AI-generated images that copy or imitate an artist's style.",
@@ -233,6 +234,32 @@ def index_add_tree(
         report_add(summary, index, skipped_csv)
 
 
+def _calibration_state(snap: Any) -> str:
+    from simdetect.scoring.calibration import ScoringParams, stored_calibration
+
+    cal = stored_calibration(snap, ScoringParams())
+    if cal is None:
+        return "not computed for this state yet (computed on the next scan or `index calibrate`)"
+    state = "calibrated" if cal.calibrated else "uncalibrated (single artist, no background)"
+    return f"{state}, computed {cal.computed_at} in {cal.seconds:.1f}s for this exact state"
+
+
+@index_app.command("calibrate")
+def index_calibrate(index: IndexOpt = DEFAULT_INDEX) -> None:
+    """Compute (or confirm) the calibration statistics for the index's current state."""
+    from simdetect.scoring.aggregate import ArtistTable
+    from simdetect.scoring.calibration import load_or_compute
+
+    with user_errors():
+        snap = open_index(index)
+        meta = snap.metadata
+        table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
+        cal = load_or_compute(snap, table)
+    console.print(_calibration_state(snap), highlight=False)
+    if cal.reason:
+        console.print(f"[yellow]note:[/] {cal.reason}", highlight=False)
+
+
 @index_app.command("info")
 def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
     """Show what an index holds and how it was built."""
@@ -256,6 +283,7 @@ def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
         ("index type", m.index_type),
         ("generation", str(m.generation)),
         ("snapshot digest", snap.snapshot_digest()),
+        ("calibration", _calibration_state(snap)),
         ("created", m.created_at),
         ("updated", m.updated_at),
     ):
@@ -300,22 +328,53 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def print_scan_table(results: list[ScanResult], show: int = 3) -> None:
-    table = Table(title="Scan results (score = similarity minus the mean over the other artists)")
+def _short(path: str) -> str:
+    """Paths relative to the working directory when they are inside it: tables stay readable."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _decision(decision: bool | None) -> str:
+    if decision is None:
+        return "[dim]undecided[/]"
+    return "[bold red]MATCH[/]" if decision else "[green]no[/]"
+
+
+def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
+    table = Table(
+        title="Scan results",
+        caption="relative: margin over the best other artist (CSLS); p: share of other artists' "
+        "works scoring at least as high; decision at the target false-positive rate",
+    )
     table.add_column("suspect", overflow="fold")
-    table.add_column("top artists (score / similarity)")
-    table.add_column("nearest work (similarity)", overflow="fold")
+    table.add_column("artist", overflow="fold")
+    table.add_column("relative", justify="right")
+    table.add_column("p", justify="right")
+    table.add_column("decision")
+    table.add_column("nearest work (cosine)", overflow="fold")
     for r in results:
         if r.error:
-            table.add_row(r.suspect, f"[red]skipped: {r.error}[/]", "")
+            table.add_row(_short(r.suspect), f"[red]skipped: {r.error}[/]", "", "", "", "")
             continue
-        ranked = "\n".join(
-            f"{i}. {a.artist}  {_fmt(a.score)} / {_fmt(a.similarity)}"
-            for i, a in enumerate(r.ranking[:show], start=1)
+        nearest = (
+            f"{_short(r.matches[0].path)} ({_fmt(r.matches[0].similarity)})" if r.matches else "—"
         )
-        nearest = f"{r.matches[0].path} ({_fmt(r.matches[0].similarity)})" if r.matches else "—"
-        table.add_row(r.suspect, ranked, nearest)
+        for i, a in enumerate(r.ranking[:show]):
+            table.add_row(
+                _short(r.suspect) if i == 0 else "",
+                a.artist,
+                _fmt(a.relative),
+                _fmt(a.p_value, 4),
+                _decision(a.decision),
+                nearest if i == 0 else "",
+                end_section=i == min(show, len(r.ranking)) - 1,
+            )
     console.print(table)
+    notes = {r.note for r in results if r.note}
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 def run_scan(
@@ -325,12 +384,13 @@ def run_scan(
     out: Path | None,
     limits: LoadLimits,
     batch_size: int,
+    target_fpr: float = DEFAULT_TARGET_FPR,
 ) -> tuple[list[ScanResult], list[dict[str, Any]]]:
     if out is not None:
         check_output_path(out)
     snap = open_index(index)
     backbone = backbone_for_index(index, None)
-    scanner = Scanner(snap, ScanParams(top_k=top_k))
+    scanner = Scanner(snap, ScanParams(top_k=top_k, target_fpr=target_fpr))
     skipped: list = []
     files = expand_paths(paths, skipped)
     results: list[ScanResult] = [
@@ -360,10 +420,15 @@ def scan_cmd(
     ] = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     batch_size: BatchOpt = 16,
+    fpr: Annotated[
+        float, typer.Option("--fpr", help="Target false-positive rate for the decision.")
+    ] = DEFAULT_TARGET_FPR,
 ) -> None:
     """Score suspect images against an index and rank the indexed artists."""
     if top_k < 1:
         fail("--top-k must be at least 1")
+    if not 0 < fpr < 1:
+        fail("--fpr must be between 0 and 1 (for example 0.01)")
     with user_errors():
         results, _ = run_scan(
             [str(p) for p in paths],
@@ -372,6 +437,7 @@ def scan_cmd(
             out,
             LoadLimits(max_pixels=max_pixels),
             batch_size,
+            fpr,
         )
     print_scan_table(results)
     if out is not None:
@@ -426,6 +492,89 @@ def benchmark_throughput(
                     f"{100 * r.ratio:.0f}%",
                 )
     console.print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    root: Annotated[Path, typer.Argument(help="Folder with one sub-folder per artist.")],
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index", "-i", help="Index caching the embeddings (default indexes/eval-ROOTNAME)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the CSV outputs.")] = Path(
+        "simdetect-out/eval"
+    ),
+    backbone: Annotated[str, typer.Option("--backbone", "-b", help="Backbone to evaluate.")] = (
+        "effnet-style"
+    ),
+    query_fraction: Annotated[
+        float,
+        typer.Option("--query-fraction", help="Share of each artist's works used as queries."),
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the query/database split.")] = 0,
+    fpr: Annotated[float, typer.Option("--fpr", help="Target false-positive rate.")] = (
+        DEFAULT_TARGET_FPR
+    ),
+) -> None:
+    """Measure artist retrieval (CSD protocol) and verification on a folder-per-artist tree."""
+    from simdetect.backbones import load_backbone
+    from simdetect.evaluation.runner import run_eval
+
+    if not 0 < query_fraction < 1:
+        fail("--query-fraction must be between 0 and 1")
+    index_dir = index or Path("indexes") / f"eval-{root.resolve().name}"
+    with user_errors():
+        bb = load_backbone(backbone)
+        with progress_bar("embedding") as (on_total, on_progress):
+            report = run_eval(
+                root,
+                index_dir,
+                bb,
+                out,
+                query_fraction=query_fraction,
+                seed=seed,
+                target_fpr=fpr,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
+    r = report.retrieval
+    table = Table(
+        title=f"Artist retrieval: {report.works} works, {report.artists} artists, "
+        f"{r.n_queries} queries ({r.query_fraction:.0%} per artist, seed {r.seed})"
+    )
+    metrics = list(next(iter(r.overall.values())))
+    table.add_column("ranking by")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for method, vals in r.overall.items():
+        table.add_row(method, *(f"{vals[m]:.1f}" for m in metrics))
+    console.print(table)
+    v = report.verification
+    vt = Table(title="Verification: is this work by artist A? (every work × every artist)")
+    for col in ("statistic", "ROC AUC", "TPR@1% FPR", "TPR@5% FPR"):
+        vt.add_column(col, justify="right" if col != "statistic" else "left")
+    for row in v.table.itertuples():
+        vt.add_row(
+            str(row.statistic),
+            f"{row.roc_auc:.4f}",
+            f"{row.tpr_at_1pct_fpr:.3f}",
+            f"{row.tpr_at_5pct_fpr:.3f}",
+        )
+    console.print(vt)
+    console.print(
+        f"calibrated decision at {v.target_fpr:.0%} target FPR: TPR {v.calibrated_tpr:.3f}, "
+        f"false-positive rate {v.calibrated_fpr:.4f} on held-out impostors (split-half)",
+        highlight=False,
+    )
+    console.print(
+        f"embedding {report.embed_seconds:.0f}s ({report.added.added} new), "
+        f"total {report.seconds:.0f}s; index {report.index_dir}",
+        highlight=False,
+    )
+    for path in report.outputs:
+        console.print(f"wrote {path}", highlight=False)
 
 
 @app.command("demo")

@@ -94,6 +94,7 @@ class IndexSnapshot:
     """One committed generation, loaded read-only."""
 
     root: Path
+    directory: Path
     manifest: Manifest
     index: faiss.Index
     metadata: pd.DataFrame
@@ -168,7 +169,9 @@ def open_index(root: str | os.PathLike[str], verify: bool = True) -> IndexSnapsh
             f"{gen}: {index.ntotal} vectors, {len(metadata)} metadata rows, "
             f"manifest says {manifest.count}"
         )
-    return IndexSnapshot(root=root, manifest=manifest, index=index, metadata=metadata)
+    return IndexSnapshot(
+        root=root, directory=gen, manifest=manifest, index=index, metadata=metadata
+    )
 
 
 class IndexWriter:

@@ -1,10 +1,11 @@
 """Per-artist aggregation of nearest-neighbour similarities.
 
-One query's similarities to every indexed work become one number per artist:
-the mean of that artist's k most similar works (k = min(K, works of that artist)).
+A query's similarities to every indexed work become one number per artist: the mean
+of that artist's k most similar works (k = min(K, that artist's usable works)).
 Averaging a few neighbours instead of taking the single best makes the score less
-sensitive to one lucky match and closer to "how much does this look like the body
-of work", which is what style imitation means.
+sensitive to one lucky match and closer to "how much does this look like the body of
+work", which is what style imitation means. BENCHMARKS.md records k = 3 winning over
+1, 5 and 10.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ArtistTable:
     codes: np.ndarray  # int32, one per indexed vector
     counts: np.ndarray  # works per artist
     background: np.ndarray  # bool per artist: background-only, never reported as a match
+    members: list[np.ndarray]  # row positions of each artist's works
 
     @classmethod
     def build(cls, artists: list[str], roles: list[str]) -> ArtistTable:
@@ -32,40 +34,38 @@ class ArtistTable:
         codes = np.fromiter((lookup[a] for a in artists), dtype=np.int32, count=len(artists))
         counts = np.bincount(codes, minlength=len(names)).astype(np.int64)
         bg = np.zeros(len(names), dtype=bool)
-        role_by_artist: dict[str, set[str]] = {}
+        roles_by_artist: dict[str, set[str]] = {}
         for a, r in zip(artists, roles, strict=True):
-            role_by_artist.setdefault(a, set()).add(r)
-        for name, roles_of in role_by_artist.items():
+            roles_by_artist.setdefault(a, set()).add(r)
+        for name, roles_of in roles_by_artist.items():
             bg[lookup[name]] = roles_of == {"background"}
-        return cls(names=names, codes=codes, counts=counts, background=bg)
+        members = [np.flatnonzero(codes == i) for i in range(len(names))]
+        return cls(names=names, codes=codes, counts=counts, background=bg, members=members)
+
+    @property
+    def n_artists(self) -> int:
+        return len(self.names)
 
 
-def topk_mean_by_artist(
-    sims: np.ndarray,
-    labels: np.ndarray,
-    table: ArtistTable,
-    k: int = DEFAULT_K,
-    exclude: int | None = None,
-) -> np.ndarray:
-    """Mean of each artist's top-k similarities for one query.
+def per_artist_topk(sims: np.ndarray, table: ArtistTable, k: int = DEFAULT_K) -> np.ndarray:
+    """(m, N) similarities to every indexed work → (m, A) top-k means per artist.
 
-    `sims`/`labels` are one query's neighbours (any order; label -1 = padding). Artists
-    with no neighbour among them get NaN. `exclude` drops one indexed vector (leave-one-out).
+    Entries set to -inf are excluded (leave-one-out); an artist with no usable work
+    gets NaN. Works on whole rows, so it needs the similarity to every indexed work.
     """
-    valid = labels >= 0
-    if exclude is not None:
-        valid &= labels != exclude
-    s = sims[valid]
-    codes = table.codes[labels[valid]]
-    order = np.lexsort((-s, codes))  # by artist, then by similarity descending
-    codes_sorted = codes[order]
-    s_sorted = s[order]
-    n_art = len(table.names)
-    starts = np.searchsorted(codes_sorted, np.arange(n_art), side="left")
-    ends = np.searchsorted(codes_sorted, np.arange(n_art), side="right")
-    take = np.minimum(ends - starts, k)
-    csum = np.concatenate([[0.0], np.cumsum(s_sorted, dtype=np.float64)])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (csum[starts + take] - csum[starts]) / take
-    out[take == 0] = np.nan
+    m = sims.shape[0]
+    out = np.full((m, table.n_artists), np.nan, dtype=np.float64)
+    for a, cols in enumerate(table.members):
+        if len(cols) == 0:
+            continue
+        sub = sims[:, cols]
+        kk = min(k, len(cols))
+        # Excluded entries are -inf, so they enter the top kk only when fewer than kk
+        # usable works exist, and then the mean below is over exactly the usable ones.
+        top = np.partition(sub, len(cols) - kk, axis=1)[:, -kk:] if kk < len(cols) else sub
+        finite = np.isfinite(top)
+        n = finite.sum(axis=1)
+        total = np.where(finite, top, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, a] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
     return out
