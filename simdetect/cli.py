@@ -51,7 +51,7 @@ index_app = typer.Typer(help="Build and inspect an index of artists' works.", no
 app.add_typer(index_app, name="index")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one greppable line
 
 DEFAULT_INDEX = Path("indexes/default")
 CLIP_EXAMPLES = ("clip:ViT-B-32/laion2b_s34b_b79k", "clip:ViT-L-14/openai")
@@ -269,7 +269,7 @@ def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
     fp = m.fingerprint
     table = Table(title=f"Index {index}", show_header=False)
     table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")  # hashes must never be cut
     for key, value in (
         ("works", str(m.count)),
         ("artists", str(len(m.artists))),
@@ -345,7 +345,7 @@ def _decision(decision: bool | None) -> str:
 def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
     table = Table(
         title="Scan results",
-        caption="relative: margin over the best other artist (CSLS); p: share of other artists' "
+        caption="relative: hubness-corrected (CSLS) similarity; p: share of other artists' "
         "works scoring at least as high; decision at the target false-positive rate",
     )
     table.add_column("suspect", overflow="fold")

@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,7 +293,7 @@ def stored_calibration(snapshot: IndexSnapshot, params: ScoringParams) -> Calibr
         return None
     try:
         cal = Calibration.from_file(path)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         log.warning("%s: unreadable calibration, recomputing (%s)", path, exc)
         return None
     if (

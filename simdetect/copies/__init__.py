@@ -1,0 +1,1 @@
+"""Copy detection: find the specific source work behind an edited copy."""
