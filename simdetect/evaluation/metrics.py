@@ -13,8 +13,8 @@ def average_precision_at_k(relevant: np.ndarray, n_relevant: np.ndarray, k: int)
     number retrieved) means a query scores 1 only if its first min(k, R) results are
     all relevant.
     """
-    rel = relevant[:, :k].astype(np.float64)
-    precision = np.cumsum(rel, axis=1) / np.arange(1, k + 1)
+    rel = relevant[:, :k].astype(np.float64)  # fewer than k columns when the database is small
+    precision = np.cumsum(rel, axis=1) / np.arange(1, rel.shape[1] + 1)
     denom = np.minimum(k, n_relevant).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         ap = (precision * rel).sum(axis=1) / denom
