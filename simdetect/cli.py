@@ -39,6 +39,7 @@ from simdetect.indexing import (
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
 from simdetect.io.walk import write_skips_csv
 from simdetect.outputs import OutputFormatError, check_output_path, write_results
+from simdetect.report.commands import register as register_report_commands
 from simdetect.scan import Scanner, ScanParams, ScanResult
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 
@@ -615,6 +616,9 @@ def main_callback(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+register_report_commands(app)
 
 
 def main() -> None:
