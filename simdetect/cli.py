@@ -554,7 +554,14 @@ def eval_cmd(
     console.print(table)
     v = report.verification
     vt = Table(title="Verification: is this work by artist A? (every work × every artist)")
-    for col in ("statistic", "ROC AUC", "TPR@1% FPR", "TPR@5% FPR"):
+    for col in (
+        "statistic",
+        "ROC AUC",
+        "TPR@1% FPR",
+        "TPR@5% FPR",
+        f"calibrated TPR@{v.target_fpr:.0%}",
+        "its FPR",
+    ):
         vt.add_column(col, justify="right" if col != "statistic" else "left")
     for row in v.table.itertuples():
         vt.add_row(
@@ -562,6 +569,8 @@ def eval_cmd(
             f"{row.roc_auc:.4f}",
             f"{row.tpr_at_1pct_fpr:.3f}",
             f"{row.tpr_at_5pct_fpr:.3f}",
+            f"{row.calibrated_tpr:.3f}",
+            f"{row.calibrated_fpr:.4f}",
         )
     console.print(vt)
     console.print(

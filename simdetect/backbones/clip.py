@@ -200,7 +200,7 @@ class ClipBackbone:
             model, _, preprocess = open_clip.create_model_and_transforms(
                 self.spec.model, pretrained=weights_file, **kwargs
             )
-        except Exception as exc:  # noqa: BLE001 - a bad checkpoint raises anything from
+        except Exception as exc:
             # pickle errors to open_clip's AssertionError; all mean "this file won't load".
             raise BackboneError(f"could not load {self.name}: {exc}") from exc
         model.eval()
