@@ -41,7 +41,8 @@ from simdetect.io.walk import write_skips_csv
 from simdetect.outputs import OutputFormatError, check_output_path, write_results
 from simdetect.report.commands import register as register_report_commands
 from simdetect.scan import Scanner, ScanParams, ScanResult
-from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
+from simdetect.scoring import DEFAULT_HUBNESS_K, DEFAULT_K
+from simdetect.scoring.calibration import DEFAULT_TARGET_FPR, ScoringParams
 
 app = typer.Typer(
     help="Find AI-generated images that copy or imitate an artist's style.",
@@ -518,6 +519,10 @@ def eval_cmd(
     fpr: Annotated[float, typer.Option("--fpr", help="Target false-positive rate.")] = (
         DEFAULT_TARGET_FPR
     ),
+    k: Annotated[int, typer.Option("--k", help="Works averaged per artist.")] = DEFAULT_K,
+    hubness_k: Annotated[
+        int, typer.Option("--hubness-k", help="Neighbours in the CSLS radius.")
+    ] = DEFAULT_HUBNESS_K,
 ) -> None:
     """Measure artist retrieval (CSD protocol) and verification on a folder-per-artist tree."""
     from simdetect.backbones import load_backbone
@@ -537,6 +542,7 @@ def eval_cmd(
                 query_fraction=query_fraction,
                 seed=seed,
                 target_fpr=fpr,
+                params=ScoringParams(k=k, hubness_k=hubness_k),
                 on_total=on_total,
                 on_progress=on_progress,
             )
