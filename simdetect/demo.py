@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import csv
-import json
 import logging
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from simdetect import __version__
-from simdetect.backbones import load_backbone
-from simdetect.index.store import open_index, utc_now
+from simdetect.backbones import Backbone, load_backbone
+from simdetect.index.store import open_index
 from simdetect.indexing import add_tree, expand_paths
-from simdetect.io.atomic import atomic_write_text
 from simdetect.outputs import write_results
 from simdetect.scan import Scanner, ScanParams, ScanResult
 
@@ -87,47 +82,62 @@ def run_demo(
         if expected and r.ranking:
             judged += 1
             correct += int(r.ranking[0].artist == expected)
-    report_path = write_demo_evidence(out / "report", snapshot, rows, seeds_dir)
+    report_path = write_demo_evidence(out / "report", scanner, backbone, results, truth)
     return DemoResult(index_dir, results_path, report_path, results, correct, judged)
 
 
-def write_demo_evidence(
-    report_dir: Path, snapshot: Any, rows: list[dict[str, Any]], seeds_dir: Path
-) -> Path:
-    """A plain evidence record: inputs with hashes, method, index snapshot, scores, limits."""
-    import faiss
-    import torch
+def pick_demo_suspect(
+    results: list[ScanResult], truth: dict[str, dict[str, str]], artists: dict[str, int]
+) -> tuple[ScanResult, str]:
+    """The first imitation in suspects.csv whose true artist is indexed and that scanned."""
+    by_name = {Path(r.suspect).name: r for r in results if not r.error}
+    for name, row in truth.items():
+        if row.get("kind") == "imitation" and row.get("artist") in artists and name in by_name:
+            return by_name[name], row["artist"]
+    raise FileNotFoundError("no demo imitation with an indexed true artist in seeds/suspects.csv")
 
-    report_dir.mkdir(parents=True, exist_ok=True)
-    m = snapshot.manifest
-    record = {
-        "kind": "simdetect-demo-evidence",
-        "created_at": utc_now(),
-        "software": {
-            "simdetect": __version__,
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "faiss": getattr(faiss, "__version__", "unknown"),
-        },
-        "method": {
-            "backbone": m.backbone_spec,
-            "fingerprint": m.fingerprint.to_dict(),
-            "score": rows[0]["score_method"] if rows else None,
-        },
-        "index": {
-            "generation": m.generation,
-            "snapshot_digest": snapshot.snapshot_digest(),
-            "works": m.count,
-            "artists": m.artists,
-        },
-        "suspects": rows,
-        "limitations": [
-            "The demo corpus is procedurally drawn; results on it say nothing about real artists.",
-            "Scores are relative to the other artists in this index only; they are not calibrated "
-            "false-positive rates.",
-            "A high score means stylistic similarity, not proof of copying or of AI generation.",
-        ],
-    }
-    path = report_dir / "evidence.json"
-    atomic_write_text(path, json.dumps(record, ensure_ascii=False, indent=2) + "\n")
-    return path
+
+def write_demo_evidence(
+    report_dir: Path,
+    scanner: Scanner,
+    backbone: Backbone,
+    results: list[ScanResult],
+    truth: dict[str, dict[str, str]],
+) -> Path:
+    """The full evidence report (JSON, HTML, PDF where Chromium exists) for one demo suspect.
+
+    Returns the HTML report. Without Chromium the PDF is left out with a warning rather
+    than failing the demo: the HTML and the record are the evidence, the PDF a rendering.
+    """
+    from simdetect.report.case import make_report
+    from simdetect.report.pdf import INSTALL_HINT, find_chromium
+    from simdetect.report.record import CaseInfo
+
+    suspect, artist = pick_demo_suspect(results, truth, scanner.snapshot.manifest.artists)
+    formats = ["json", "html"]
+    if find_chromium() is not None:
+        formats.append("pdf")
+    else:
+        log.warning(
+            "demo report: PDF not written because Chromium is not installed; %s", INSTALL_HINT
+        )
+    outputs = make_report(
+        [suspect.suspect],
+        scanner.snapshot.root,
+        CaseInfo(
+            artist=artist,
+            case_id=f"DEMO-{Path(suspect.suspect).stem}",
+            claimant=f"{artist} (demo artist)",
+            notes=(
+                "Demo corpus: the artists are procedurally drawn by seeds/make_seeds.py; "
+                "this report says nothing about any real artist.",
+            ),
+        ),
+        report_dir,
+        formats=formats,
+        target_fpr=scanner.params.target_fpr,
+        top_k=scanner.params.top_k,
+        backbone=backbone,
+    )
+    assert outputs.html_path is not None
+    return outputs.html_path

@@ -529,16 +529,18 @@ def test_demo_as_subprocess(tmp_path: Path) -> None:
     for path in named.values():
         assert path.exists(), path
         assert out in path.parents
-    assert named["report"].name == "evidence.json"
+    assert named["report"].name == "report.html"
 
-    report = json.loads(named["report"].read_text(encoding="utf-8"))
-    assert report["kind"] == "simdetect-demo-evidence"
-    assert report["method"]["backbone"] == "effnet-style"
+    evidence = named["report"].with_name("evidence.json")
+    report = json.loads(evidence.read_text(encoding="utf-8"))
+    assert report["schema"] == "simdetect-evidence-record"
+    assert report["method"]["backbone"]["spec"] == "effnet-style"
     snap = open_index(named["index"])
     assert report["index"]["works"] == snap.count
     assert report["index"]["snapshot_digest"] == snap.snapshot_digest()
-    assert len(report["suspects"]) == len(TRUTH)
+    assert len(report["suspects"]) == 1
     assert report["limitations"]
+    assert report["digest"] in named["report"].read_text(encoding="utf-8")
     results = read_jsonl(named["results"])
     assert len(results) == len(TRUTH)
     assert all(r["ranking"] for r in results)

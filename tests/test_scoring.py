@@ -163,6 +163,8 @@ def test_calibration_is_stored_invalidated_and_refreshed(
     index_copy: Path, backbone: Backbone, seeds_dir: Path
 ) -> None:
     snap = open_index(index_copy)
+    # Other tests scan the shared session index, which stores its calibration; start bare.
+    (snap.directory / CALIBRATION_NAME).unlink(missing_ok=True)
     assert stored_calibration(snap, ScoringParams()) is None
     first = Scanner(snap).calibration
     assert (snap.directory / CALIBRATION_NAME).is_file()

@@ -2,8 +2,200 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from simdetect.backbones.base import BackboneError
+from simdetect.index.manifest import IndexCorrupt
+from simdetect.index.store import FingerprintMismatch, IndexNotFound
+from simdetect.io.images import ImageLoadError
+from simdetect.report.errors import ReportError
+from simdetect.report.i18n import format_number, format_p, format_share, parse_languages
+from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
+
+if TYPE_CHECKING:  # the renderers load only when a report command runs
+    from simdetect.report.case import ReportOutputs
+    from simdetect.report.verify import Verification
+
+# Rich wraps long lines by default; errors and check lines stay one greppable line each.
+console = Console(soft_wrap=True, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+DEFAULT_INDEX = Path("indexes/default")
+DEFAULT_FORMATS = "html,pdf,json"
+KNOWN_ERRORS = (
+    ReportError,
+    IndexNotFound,
+    IndexCorrupt,
+    FingerprintMismatch,
+    BackboneError,
+    ImageLoadError,
+    FileNotFoundError,
+    NotADirectoryError,
+    PermissionError,
+    ValueError,
+)
+STATUS_STYLE = {
+    "ok": "green",
+    "info": "cyan",
+    "skipped": "yellow",
+    "changed": "bold red",
+    "missing": "bold red",
+    "refused": "bold red",
+    "error": "bold red",
+}
+VERDICT = {True: "above the decision threshold", False: "below the decision threshold"}
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Known failures become one red line and exit code 1, never a traceback."""
+    try:
+        yield
+    except KNOWN_ERRORS as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+
+
+def _print_outputs(outputs: ReportOutputs) -> None:
+    from simdetect.report.html import verify_command
+
+    record = outputs.record
+    case = record["case"]
+    n = len(record["suspects"])
+    console.print(
+        f"case [bold]{escape(case['id'])}[/]: {n} image{'s' if n != 1 else ''} "
+        f"examined for artist [bold]{escape(case['artist'])}[/]"
+    )
+    for s in record["suspects"]:
+        entry = s["claimant"]["entry"] or {}
+        decision = entry.get("decision")
+        if decision is None:
+            verdict = f"no decision possible ({entry.get('reason') or 'no score'})"
+        else:
+            verdict = VERDICT[bool(decision)]
+        console.print(
+            f"  {escape(Path(s['path']).name)}: {verdict} (relative "
+            f"{format_number(entry.get('relative'))}, threshold "
+            f"{format_number(entry.get('threshold'))}, p {format_p(entry.get('p_value'))}, "
+            f"false-positive rate at threshold {format_share(entry.get('fpr_at_threshold'))}; "
+            f"rank {s['claimant']['rank']} of {s['claimant']['of']})"
+        )
+    for label, path in (
+        ("record", outputs.json_path),
+        ("html", outputs.html_path),
+        ("pdf", outputs.pdf_path),
+    ):
+        if path is not None:
+            console.print(f"{label + ':':8} {escape(str(path))}")
+    console.print(f"{'digest:':8} {outputs.digest}")
+    if outputs.json_path is not None:
+        console.print(
+            f"verify with: {escape(verify_command(outputs.json_path, record['index']['path']))}"
+        )
+    else:
+        console.print(
+            "[yellow]note:[/] no JSON record written (--format without json): "
+            "this report cannot be verified with simdetect verify"
+        )
+
+
+def report_cmd(
+    suspects: Annotated[list[Path], typer.Argument(help="Suspect image files (or folders).")],
+    artist: Annotated[
+        str, typer.Option("--artist", "-a", help="The claimant artist (must be indexed).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the report into.")],
+    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory.")] = DEFAULT_INDEX,
+    lang: Annotated[str, typer.Option("--lang", help="zh, en or both.")] = "both",
+    case_id: Annotated[
+        str | None, typer.Option("--case-id", help="Case reference (default: SD-date-time).")
+    ] = None,
+    claimant: Annotated[str | None, typer.Option("--claimant", help="Claimant's name.")] = None,
+    respondent: Annotated[
+        str | None, typer.Option("--respondent", help="Respondent's name.")
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated subset of html,pdf,json.")
+    ] = DEFAULT_FORMATS,
+    fpr: Annotated[
+        float, typer.Option("--fpr", help="Target false-positive rate for the decision.")
+    ] = DEFAULT_TARGET_FPR,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to show.")] = 5,
+) -> None:
+    """Write the evidence report of one case: JSON record, HTML and PDF, in Chinese and English."""
+    from simdetect.report.case import make_report, parse_formats
+    from simdetect.report.record import CaseInfo, default_case_id
+
+    with one_line_errors():
+        case = CaseInfo(
+            artist=artist,
+            case_id=case_id or default_case_id(),
+            claimant=claimant,
+            respondent=respondent,
+            languages=parse_languages(lang),
+        )
+        outputs = make_report(
+            [str(p) for p in suspects],
+            index,
+            case,
+            out,
+            formats=parse_formats(formats),
+            target_fpr=fpr,
+            top_k=top_k,
+        )
+    _print_outputs(outputs)
+
+
+def print_verification(result: Verification) -> None:
+    console.print(f"verifying {escape(str(result.path))}")
+    for c in result.checks:
+        style = STATUS_STYLE[c.status]
+        status = f"{c.status.upper():8}"
+        console.print(f"  [{style}]{status}[/] {c.area:10} {escape(c.subject)}: {escape(c.detail)}")
+    failures = result.failures
+    if result.ok:
+        console.print("[bold green]verified:[/] everything checked matches")
+    else:
+        console.print(
+            f"[bold red]NOT verified:[/] {len(failures)} check{'s' if len(failures) != 1 else ''} "
+            "did not match"
+        )
+
+
+def verify_cmd(
+    report: Annotated[Path, typer.Argument(help="The evidence record (evidence.json).")],
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index", "-i", help="Index to re-score against (default: the recorded one)."
+        ),
+    ] = None,
+    no_rescan: Annotated[
+        bool, typer.Option("--no-rescan", help="Check the digest and files only.")
+    ] = False,
+    expect_digest: Annotated[
+        str | None,
+        typer.Option("--expect-digest", help="The digest printed on the filed copy, to compare."),
+    ] = None,
+) -> None:
+    """Re-check a report: its digest, its files and every score (exit 0 only if all match)."""
+    from simdetect.report.verify import verify_report
+
+    with one_line_errors():
+        result = verify_report(report, index, rescan=not no_rescan, expect_digest=expect_digest)
+    print_verification(result)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Attach the report commands to the main app (kept here so the CLI module stays small)."""
+    app.command("report")(report_cmd)
+    app.command("verify")(verify_cmd)

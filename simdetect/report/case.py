@@ -1,0 +1,120 @@
+"""Making the report of one case: scan the images, build the record, write its renderings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simdetect.backbones.base import Backbone
+from simdetect.index.store import open_index
+from simdetect.indexing import backbone_for_index
+from simdetect.io.atomic import atomic_write_text
+from simdetect.report.errors import ReportError
+from simdetect.report.html import render_html
+from simdetect.report.pdf import html_to_pdf, require_chromium
+from simdetect.report.record import CaseInfo, build_record, check_artist
+from simdetect.report.scanning import scan_case, suspect_files
+from simdetect.scan import ScanParams
+from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("html", "pdf", "json")
+JSON_NAME = "evidence.json"
+HTML_NAME = "report.html"
+PDF_NAME = "report.pdf"
+
+
+@dataclass
+class ReportOutputs:
+    """What was written; paths are None for formats that were not asked for."""
+
+    record: dict[str, Any]
+    json_path: Path | None
+    html_path: Path | None
+    pdf_path: Path | None
+
+    @property
+    def digest(self) -> str:
+        return str(self.record["digest"])
+
+
+def parse_formats(option: str) -> tuple[str, ...]:
+    """`html,pdf,json` (any subset, any order) into a tuple; unknown names are an error."""
+    wanted = [f.strip().lower() for f in option.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown or not wanted:
+        raise ReportError(
+            f"--format takes a comma-separated subset of {','.join(FORMATS)}, not {option!r}"
+        )
+    return tuple(f for f in FORMATS if f in wanted)
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """The record as written to disk: indented for people; verify re-canonicalises it."""
+    return json.dumps(record, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+def make_report(
+    suspects: Sequence[str | os.PathLike[str]],
+    index_dir: Path,
+    case: CaseInfo,
+    out_dir: Path,
+    *,
+    formats: Sequence[str] = FORMATS,
+    target_fpr: float = DEFAULT_TARGET_FPR,
+    top_k: int = 5,
+    backbone: Backbone | None = None,
+    created_at: str | None = None,
+) -> ReportOutputs:
+    """Scan `suspects` against `index_dir` for `case` and write the asked-for formats.
+
+    Everything that can be refused (formats, Chromium, index, artist, images) is checked
+    before any file is written, so a failed run leaves no half-made case folder.
+    """
+    formats = tuple(formats)
+    if not set(formats) <= set(FORMATS) or not formats:
+        raise ReportError(f"formats must be a non-empty subset of {FORMATS}, not {formats}")
+    if "pdf" in formats:
+        require_chromium()
+    if not 0 < target_fpr < 1:
+        raise ReportError(f"--fpr must be between 0 and 1 (for example 0.01), not {target_fpr}")
+    if top_k < 1:
+        raise ReportError("--top-k must be at least 1")
+    snapshot = open_index(index_dir)
+    check_artist(snapshot, case.artist)
+    files = suspect_files(suspects)
+    backbone = backbone or backbone_for_index(Path(index_dir), None)
+    params = ScanParams(top_k=top_k, target_fpr=target_fpr)
+    scan = scan_case(files, snapshot, backbone, params)
+    record = build_record(case, scan, created_at)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / JSON_NAME
+    outputs = ReportOutputs(record=record, json_path=None, html_path=None, pdf_path=None)
+    if "json" in formats:
+        atomic_write_text(json_path, record_json(record))
+        outputs.json_path = json_path
+    if "html" in formats or "pdf" in formats:
+        html = render_html(record, json_path)
+        if "html" in formats:
+            outputs.html_path = out_dir / HTML_NAME
+            atomic_write_text(outputs.html_path, html)
+        if "pdf" in formats:
+            outputs.pdf_path = _print(html, outputs.html_path, out_dir / PDF_NAME)
+    return outputs
+
+
+def _print(html: str, html_path: Path | None, pdf_path: Path) -> Path:
+    if html_path is not None:
+        return html_to_pdf(html_path, pdf_path)
+    with tempfile.TemporaryDirectory(prefix="simdetect-report-") as tmp:
+        page = Path(tmp) / HTML_NAME
+        page.write_text(html, encoding="utf-8")
+        return html_to_pdf(page, pdf_path)
