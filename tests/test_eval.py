@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from simdetect.cli import app
+from simdetect.copies.edits import EDIT_NAMES
 from simdetect.evaluation.retrieval import evaluate_retrieval, split_queries
 
 
@@ -53,6 +55,37 @@ def test_eval_cli_on_seeds(seeds_dir: Path, tmp_path: Path) -> None:
     assert "(0 new)" in second.output  # embeddings reused from the cache index
     again = pd.read_csv(tmp_path / "out2/retrieval_overall.csv")
     pd.testing.assert_frame_equal(overall, again)
+
+
+def test_eval_cli_copy_robustness_on_seeds(seeds_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(seeds_dir / "artists" / "ana_pastel"),
+            "--no-artists",
+            "--copies",
+            "--copies-limit",
+            "8",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out/copy_robustness.csv")
+    edits = table[table["edit"] != "false_match_rate"]
+    assert list(edits["edit"]) == list(EDIT_NAMES) and (edits["n"] == 8).all()
+    # Re-compression and a flip keep the whole picture: every source must be found.
+    by_edit = edits.set_index("edit")["top1_pct"]
+    assert by_edit["jpeg30"] == 100.0 and by_edit["flip"] == 100.0
+    assert edits["decided_by"].str.len().gt(0).all()
+    false = pd.read_csv(tmp_path / "out/copy_false_matches.csv")
+    rate = table.set_index("edit").loc["false_match_rate", "top1_pct"]
+    assert rate == pytest.approx(100 * len(false) / 8, abs=0.01)
+    assert "false matches on unedited non-copies" in result.output
+
+    refused = CliRunner().invoke(app, ["eval", str(seeds_dir), "--no-artists"])
+    assert refused.exit_code != 0 and "nothing to measure" in refused.output
 
 
 def test_benchmark_throughput_command_runs_the_whole_path(seeds_dir: Path) -> None:

@@ -102,6 +102,33 @@ class CopyRobustnessReport:
         writer.writerows(rows)
         return buf.getvalue()
 
+    def false_matches_csv(self) -> str:
+        """Every false match, so a reader can judge which are real errors and which are
+        the portfolio's own near-copies (two photographs or versions of one painting)."""
+        buf = io.StringIO()
+        fields = [
+            "query",
+            "matched",
+            "decided_by",
+            "embedding_similarity",
+            "geometry",
+            "phash_distance",
+        ]
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(fields)
+        for f in self.false_matches:
+            writer.writerow(
+                [
+                    f.query,
+                    f.matched,
+                    f.decided_by,
+                    f"{f.embedding_similarity:.4f}",
+                    f"{f.geometry:.4f}",
+                    "" if f.phash_distance is None else f.phash_distance,
+                ]
+            )
+        return buf.getvalue()
+
 
 def query_phashes(image: Image.Image) -> list[str]:
     """The hash of an image and of its mirror image: a flip must not defeat the hash."""

@@ -49,7 +49,10 @@ def forward_rate(backbone: Backbone, files: list[str], batch_size: int) -> float
         backbone.preprocess(load_image(f, min_side=backbone.decode_min_side).image) for f in files
     ]
     batches = [torch.stack(tensors[i : i + batch_size]) for i in range(0, len(tensors), batch_size)]
-    backbone.embed(batches[0])  # warm-up: first call allocates and picks kernels
+    # Warm-up: the first calls allocate, pick kernels and spin up the thread pool; one
+    # batch was not enough to make the timed loop steady.
+    for b in batches[:3]:
+        backbone.embed(b)
     start = time.perf_counter()
     for b in batches:
         backbone.embed(b)

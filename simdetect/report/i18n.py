@@ -150,8 +150,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "fact.genuine": ("与该艺术家本人作品相比", "Compared with the artist's own works"),
     "fact.genuine.value": (
-        "「{artist}」本人的 {n} 件作品中，{pct} 的得分低于该图像",
-        "{pct} of {artist}'s own {n} works score lower than this image",
+        "「{artist}」本人的 {n} 件作品中，{pct} 的得分低于该图像"
+        "（仿作通常低于本人作品，这并不削弱与其他艺术家的比较结果）",
+        "{pct} of {artist}'s own {n} works score lower than this image (an imitation "
+        "usually scores below the artist's own works; this does not weaken the comparison "
+        "with other artists)",
     ),
     "fact.rank": ("在全部艺术家中的排名", "Rank among all indexed artists"),
     "fact.rank.value": ("第 {rank} 名（共 {n} 位）", "{rank} of {n}"),

@@ -170,11 +170,13 @@ class Calibration:
         }
         arrays: dict[str, Any] = {
             "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8),
-            "work_radius": self.work_radius.astype(np.float32),
+            # float64, as computed: a scan that loads the stored calibration must give
+            # exactly the numbers of the scan that computed it (evidence is re-checked).
+            "work_radius": self.work_radius.astype(np.float64),
         }
         for i, (imp, gen) in enumerate(zip(self.impostor, self.genuine, strict=True)):
-            arrays[f"imp_{i}"] = imp.astype(np.float32)
-            arrays[f"gen_{i}"] = gen.astype(np.float32)
+            arrays[f"imp_{i}"] = imp.astype(np.float64)
+            arrays[f"gen_{i}"] = gen.astype(np.float64)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()
