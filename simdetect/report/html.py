@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 
 from simdetect import __version__
 from simdetect.report.i18n import (
+    DASH,
     HTML_LANG,
     STRINGS,
     Lang,
@@ -216,6 +217,8 @@ def _facts(
                 "fact.fpr.value",
                 fpr=format_share(entry.get("fpr_at_threshold")),
                 target=format_share(target),
+                n=format_int(entry.get("n_impostors")),
+                k=_exceeding(entry),
             ),
         )
     )
@@ -460,3 +463,11 @@ def render_html(
         fmt_int=format_int,
         fmt_share=format_share,
     )
+
+
+def _exceeding(entry: dict[str, Any]) -> str:
+    """How many impostor works exceed the threshold: the count behind the estimated FPR."""
+    fpr, n = entry.get("fpr_at_threshold"), entry.get("n_impostors")
+    if fpr is None or n is None:
+        return DASH
+    return format_int(round(float(fpr) * int(n)))

@@ -145,8 +145,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "fact.fpr": ("判定所依据的误报率", "False-positive rate behind the decision"),
     "fact.fpr.value": (
-        "在该阈值下估计为 {fpr}（设定目标不超过 {target}）",
-        "estimated {fpr} at the threshold (target: at most {target})",
+        "在该阈值下估计为 {fpr}：其他艺术家的 {n} 件作品中有 {k} 件超过该阈值"
+        "（设定目标不超过 {target}；样本越少，估计越粗）",
+        "estimated {fpr} at the threshold: {k} of {n} works by other artists exceed it "
+        "(target: at most {target}; the fewer the works, the coarser the estimate)",
     ),
     "fact.genuine": ("与该艺术家本人作品相比", "Compared with the artist's own works"),
     "fact.genuine.value": (
