@@ -17,7 +17,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from simdetect import __version__
+from simdetect.audit.commands import register as register_audit_commands
 from simdetect.backbones import BackboneError, list_backbones
+from simdetect.distributed.commands import (
+    AddressOpt,
+    Engine,
+    EngineOpt,
+    RayActorsOpt,
+    RayGpusOpt,
+    select_embed,
+)
+from simdetect.distributed.commands import register as register_distributed_commands
 from simdetect.index import (
     ROLE_ARTIST,
     ROLE_BACKGROUND,
@@ -28,6 +38,8 @@ from simdetect.index import (
     IndexWriter,
     open_index,
 )
+from simdetect.index.commands import describe_ann
+from simdetect.index.commands import register as register_index_commands
 from simdetect.indexing import (
     DEFAULT_COMMIT_EVERY,
     AddSummary,
@@ -44,6 +56,7 @@ from simdetect.runtime import tune_allocator
 from simdetect.scan import Scanner, ScanParams, ScanResult
 from simdetect.scoring import DEFAULT_HUBNESS_K, DEFAULT_K
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR, ScoringParams
+from simdetect.serve.commands import register as register_serve_commands
 
 app = typer.Typer(
     help="Find AI-generated images that copy or imitate an artist's style.",
@@ -184,9 +197,14 @@ def index_add(
     batch_size: BatchOpt = 32,
     commit_every: CommitOpt = DEFAULT_COMMIT_EVERY,
     skipped_csv: Annotated[Path | None, typer.Option(help="Where to write skipped files.")] = None,
+    engine: EngineOpt = Engine.local,
+    address: AddressOpt = None,
+    ray_actors: RayActorsOpt = None,
+    ray_gpus: RayGpusOpt = 0.0,
 ) -> None:
     """Add one artist's works (files or folders) to an index."""
     with user_errors():
+        embed = select_embed(engine, address, ray_actors, ray_gpus)
         bb = backbone_for_index(index, backbone)
         with progress_bar(f"indexing {artist}") as (on_total, on_progress):
             summary = add_paths(
@@ -200,6 +218,7 @@ def index_add(
                 commit_every=commit_every,
                 on_total=on_total,
                 on_progress=on_progress,
+                embed=embed,
             )
         report_add(summary, index, skipped_csv)
 
@@ -218,9 +237,14 @@ def index_add_tree(
     batch_size: BatchOpt = 32,
     commit_every: CommitOpt = DEFAULT_COMMIT_EVERY,
     skipped_csv: Annotated[Path | None, typer.Option(help="Where to write skipped files.")] = None,
+    engine: EngineOpt = Engine.local,
+    address: AddressOpt = None,
+    ray_actors: RayActorsOpt = None,
+    ray_gpus: RayGpusOpt = 0.0,
 ) -> None:
     """Add a whole tree: each sub-folder of ROOT is one artist, named by the folder."""
     with user_errors():
+        embed = select_embed(engine, address, ray_actors, ray_gpus)
         bb = backbone_for_index(index, backbone)
         with progress_bar("indexing") as (on_total, on_progress):
             summary = add_tree(
@@ -233,6 +257,7 @@ def index_add_tree(
                 commit_every=commit_every,
                 on_total=on_total,
                 on_progress=on_progress,
+                embed=embed,
             )
         report_add(summary, index, skipped_csv)
 
@@ -284,6 +309,7 @@ def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
         ("descriptor", fp.descriptor_version),
         ("fingerprint", fp.digest()),
         ("index type", m.index_type),
+        *describe_ann(m),
         ("generation", str(m.generation)),
         ("snapshot digest", snap.snapshot_digest()),
         ("calibration", _calibration_state(snap)),
@@ -715,6 +741,10 @@ def main_callback(
 
 
 register_report_commands(app)
+register_index_commands(index_app, benchmark_app)
+register_distributed_commands(index_app)
+register_audit_commands(app)
+register_serve_commands(app)
 
 
 def main() -> None:

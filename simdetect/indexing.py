@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from simdetect.backbones import Backbone, load_backbone
-from simdetect.embed import embed_files
+from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.index.manifest import Manifest
 from simdetect.index.store import ROLE_ARTIST, IndexWriter, open_index, read_current
 from simdetect.io.images import LoadLimits
@@ -22,6 +22,10 @@ from simdetect.io.walk import SkipRecord, iter_image_files, list_artist_folders
 log = logging.getLogger(__name__)
 
 DEFAULT_COMMIT_EVERY = 256
+
+# embed(paths, backbone, *, batch_size, workers, limits, is_known, on_progress) with
+# embed_files' contract; the Ray engine (simdetect.distributed) is the other one.
+EmbedFn = Callable[..., Iterator[EmbeddedBatch]]
 
 
 @dataclass
@@ -64,6 +68,19 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]], skipped: list[SkipReco
     return out
 
 
+@dataclass(frozen=True)
+class KnownHashes:
+    """Whether a writer already holds some bytes; `snapshot()` lets a remote engine ask once."""
+
+    writer: IndexWriter
+
+    def __call__(self, sha256: str) -> bool:
+        return self.writer.indexed_artist(sha256) is not None
+
+    def snapshot(self) -> frozenset[str]:
+        return frozenset(self.writer.metadata["sha256"].tolist())
+
+
 def add_files(
     writer: IndexWriter,
     files: Iterable[str],
@@ -77,34 +94,91 @@ def add_files(
     workers: int = 2,
     commit_every: int = DEFAULT_COMMIT_EVERY,
     on_progress: Callable[[int], None] | None = None,
+    embed: EmbedFn = embed_files,
 ) -> None:
     """Embed new files for one artist into an open writer, committing every `commit_every` adds."""
+    add_labelled(
+        writer,
+        [(f, artist) for f in files],
+        backbone,
+        role,
+        summary=summary,
+        limits=limits,
+        batch_size=batch_size,
+        workers=workers,
+        commit_every=commit_every,
+        on_progress=on_progress,
+        embed=embed,
+    )
+
+
+def add_labelled(
+    writer: IndexWriter,
+    labelled: Sequence[tuple[str, str]],
+    backbone: Backbone,
+    role: str = ROLE_ARTIST,
+    *,
+    summary: AddSummary,
+    limits: LoadLimits | None = None,
+    batch_size: int = 32,
+    workers: int = 2,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
+    on_progress: Callable[[int], None] | None = None,
+    embed: EmbedFn = embed_files,
+) -> None:
+    """Embed (path, artist) pairs in one pass, committing every `commit_every` adds.
+
+    One pass over all artists keeps a remote engine's start-up cost to one per run;
+    each artist's works are still committed when the next artist's begin.
+    A file whose bytes were indexed after it was read (a duplicate earlier in the
+    same run) counts as known, exactly as if it had been known when it was read.
+    """
+    artist_of = dict(labelled)
     since_commit = 0
+    last_artist: str | None = None
 
-    def known(sha: str) -> bool:
-        return writer.indexed_artist(sha) is not None
+    def account(path: str, sha: str) -> None:
+        owner = writer.indexed_artist(sha)
+        if owner == artist_of[path]:
+            summary.already_indexed += 1
+        else:
+            summary.conflicts.append((path, owner or "?"))
 
-    for batch in embed_files(
-        files,
+    for batch in embed(
+        [path for path, _ in labelled],
         backbone,
         batch_size=batch_size,
         workers=workers,
         limits=limits,
-        is_known=known,
+        is_known=KnownHashes(writer),
         on_progress=on_progress,
     ):
         summary.skipped.extend(batch.skipped)
         for path, sha in batch.known:
-            owner = writer.indexed_artist(sha)
-            if owner == artist:
-                summary.already_indexed += 1
-            else:
-                summary.conflicts.append((path, owner or "?"))
-        if batch.records:
-            n = writer.add(batch.records, batch.vectors, artist, role)
-            summary.added += n
-            summary.already_indexed += len(batch.records) - n
-            since_commit += n
+            account(path, sha)
+        start = 0
+        records = batch.records
+        while start < len(records):  # one writer.add per run of one artist's records
+            artist = artist_of[records[start].path]
+            if last_artist is not None and artist != last_artist:
+                summary.manifest = writer.commit()
+                since_commit = 0
+            last_artist = artist
+            end = start
+            while end < len(records) and artist_of[records[end].path] == artist:
+                end += 1
+            fresh = []
+            for i in range(start, end):
+                if writer.indexed_artist(records[i].sha256) is None:
+                    fresh.append(i)
+                else:
+                    account(records[i].path, records[i].sha256)
+            if fresh:
+                n = writer.add([records[i] for i in fresh], batch.vectors[fresh], artist, role)
+                summary.added += n
+                summary.already_indexed += len(fresh) - n
+                since_commit += n
+            start = end
         if since_commit >= commit_every:
             summary.manifest = writer.commit()
             since_commit = 0
@@ -123,6 +197,7 @@ def add_paths(
     commit_every: int = DEFAULT_COMMIT_EVERY,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    embed: EmbedFn = embed_files,
 ) -> AddSummary:
     summary = AddSummary()
     files = expand_paths(paths, summary.skipped)
@@ -140,6 +215,7 @@ def add_paths(
             batch_size=batch_size,
             commit_every=commit_every,
             on_progress=on_progress,
+            embed=embed,
         )
     return summary
 
@@ -155,25 +231,27 @@ def add_tree(
     commit_every: int = DEFAULT_COMMIT_EVERY,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    embed: EmbedFn = embed_files,
 ) -> AddSummary:
-    """Each sub-folder of `root` is one artist, named by the folder."""
+    """Each sub-folder of `root` is one artist, named by the folder; one embedding pass."""
     summary = AddSummary()
     artists = list_artist_folders(root)
-    per_artist = [(name, expand_paths([folder], summary.skipped)) for name, folder in artists]
+    labelled = [
+        (path, name) for name, folder in artists for path in expand_paths([folder], summary.skipped)
+    ]
     if on_total is not None:
-        on_total(sum(len(files) for _, files in per_artist))
+        on_total(len(labelled))
     with IndexWriter(index_dir, backbone.fingerprint, backbone.name) as writer:
-        for name, files in per_artist:
-            add_files(
-                writer,
-                files,
-                backbone,
-                name,
-                role,
-                summary=summary,
-                limits=limits,
-                batch_size=batch_size,
-                commit_every=commit_every,
-                on_progress=on_progress,
-            )
+        add_labelled(
+            writer,
+            labelled,
+            backbone,
+            role,
+            summary=summary,
+            limits=limits,
+            batch_size=batch_size,
+            commit_every=commit_every,
+            on_progress=on_progress,
+            embed=embed,
+        )
     return summary

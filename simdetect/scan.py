@@ -140,6 +140,7 @@ class Scanner:
         self._shas = meta["sha256"].tolist()
         self._phashes = meta["phash"].tolist()
         self._is_bg = (meta["role"] == "background").to_numpy()
+        self._radii: Any = None  # approximate indexes: work radii computed on first use
 
     def context(self) -> dict[str, Any]:
         """Fields added to every output row so a row can be traced to its method and index."""
@@ -187,6 +188,8 @@ class Scanner:
     ) -> list[tuple[list[ArtistScore], list[Match]]]:
         if self.snapshot.count == 0 or len(vectors) == 0:
             return [([], []) for _ in range(len(vectors))]
+        if self.snapshot.approximate:
+            return self._score_sparse(vectors, phashes)
         p = self.params.scoring
         sims = self._full_similarities(vectors)
         similarity = per_artist_topk(sims, self.table, p.k)
@@ -198,6 +201,42 @@ class Scanner:
         return [
             (self._ranking(similarity[i], relative[i]), self._matches(sims[i], hashes[i]))
             for i in range(len(vectors))
+        ]
+
+    def _score_sparse(
+        self, vectors: np.ndarray, phashes: list[str] | None
+    ) -> list[tuple[list[ArtistScore], list[Match]]]:
+        """Large indexes: artists scored from the nearest works only (see scoring.sparse)."""
+        from simdetect.scoring.sparse import RadiusCache, sparse_scores
+
+        p = self.params.scoring
+        if self._radii is None:
+            self._radii = RadiusCache(self.snapshot, p.hubness_k, self.calibration.work_radius)
+        sc = sparse_scores(self.snapshot, self.table, vectors, self._radii, p.k, p.hubness_k)
+        hashes: list[str | None] = list(phashes) if phashes is not None else [None] * len(vectors)
+        out = []
+        for i in range(len(vectors)):
+            matches = self._matches_from(sc.labels[i], sc.sims[i], hashes[i])
+            out.append((self._ranking(sc.similarity[i], sc.relative[i]), matches))
+        return out
+
+    def _matches_from(
+        self, labels: np.ndarray, sims: np.ndarray, query_phash: str | None
+    ) -> list[Match]:
+        keep = [j for j in range(len(labels)) if not self._is_bg[labels[j]]]
+        keep.sort(key=lambda j: -sims[j])
+        return [
+            Match(
+                path=self._paths[i],
+                artist=self._artists[i],
+                similarity=float(sims[j]),
+                sha256=self._shas[i],
+                phash_distance=(
+                    phash_distance(query_phash, self._phashes[i]) if query_phash else None
+                ),
+            )
+            for j in keep[: self.params.top_k]
+            for i in [int(labels[j])]
         ]
 
     def _ranking(self, similarity: np.ndarray, relative: np.ndarray) -> list[ArtistScore]:

@@ -18,6 +18,50 @@ class IndexCorrupt(Exception):
 
 
 @dataclass
+class AnnInfo:
+    """How an approximate index serves this generation, and how good it was measured to be.
+
+    Recall is measured when the index is built or re-tuned; vectors added later go in
+    without retraining, so `measured_at_count` says how many vectors the number was
+    measured at (`simdetect index optimize` measures again).
+    """
+
+    type: str
+    factory: str
+    params: dict[str, int]
+    recall_at_k: float
+    recall_k: int
+    min_recall: float
+    n_train: int
+    n_queries: int
+    measured_at_count: int
+    memory_bytes: int
+    build_seconds: float
+    built_at: str
+    seed: int = 0
+    file: str = "ann.faiss"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnnInfo:
+        return cls(
+            type=str(data["type"]),
+            factory=str(data["factory"]),
+            params={str(k): int(v) for k, v in data.get("params", {}).items()},
+            recall_at_k=float(data["recall_at_k"]),
+            recall_k=int(data["recall_k"]),
+            min_recall=float(data["min_recall"]),
+            n_train=int(data["n_train"]),
+            n_queries=int(data["n_queries"]),
+            measured_at_count=int(data["measured_at_count"]),
+            memory_bytes=int(data["memory_bytes"]),
+            build_seconds=float(data["build_seconds"]),
+            built_at=str(data["built_at"]),
+            seed=int(data.get("seed", 0)),
+            file=str(data.get("file", "ann.faiss")),
+        )
+
+
+@dataclass
 class Manifest:
     fingerprint: Fingerprint
     backbone_spec: str
@@ -31,6 +75,7 @@ class Manifest:
     artists: dict[str, int] = field(default_factory=dict)
     background: dict[str, int] = field(default_factory=dict)
     index_type: str = "flat-ip"
+    ann: AnnInfo | None = None  # None: served exactly by the flat vectors.faiss
     simdetect_version: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -38,6 +83,8 @@ class Manifest:
         data = asdict(self)
         data["fingerprint"] = self.fingerprint.to_dict()
         data["fingerprint_digest"] = self.fingerprint.digest()
+        if self.ann is None:  # flat indexes keep exactly the manifest they always had
+            del data["ann"]
         return data
 
     def to_json(self) -> str:
@@ -64,6 +111,7 @@ class Manifest:
             artists={str(k): int(v) for k, v in data.get("artists", {}).items()},
             background={str(k): int(v) for k, v in data.get("background", {}).items()},
             index_type=str(data.get("index_type", "flat-ip")),
+            ann=AnnInfo.from_dict(data["ann"]) if data.get("ann") else None,
             simdetect_version=str(data.get("simdetect_version", "")),
             format_version=version,
         )

@@ -15,6 +15,7 @@ index; search labels are row positions.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ import pandas as pd
 
 from simdetect import __version__
 from simdetect.backbones.base import Fingerprint
+from simdetect.index import ann as ann_mod
 from simdetect.index.lock import IndexLock
 from simdetect.index.manifest import MANIFEST_NAME, IndexCorrupt, Manifest
 from simdetect.io.atomic import atomic_write_text, fsync_dir
@@ -56,6 +58,11 @@ METADATA_COLUMNS = [
     "added_at",
 ]
 GENERATIONS_KEPT = 2
+# Files up to this size are re-hashed on every open; larger ones (the vectors of a big
+# index) once per (size, mtime, inode), remembered in VERIFIED_NAME, so opening a
+# million-vector index does not read gigabytes each time.
+VERIFY_ALWAYS_BYTES = 256 * 1024 * 1024
+VERIFIED_NAME = ".verified.json"
 
 
 class IndexNotFound(Exception):
@@ -98,7 +105,12 @@ class IndexSnapshot:
     manifest: Manifest
     index: faiss.Index
     metadata: pd.DataFrame
+    ann: faiss.Index | None = None  # the approximate index serving searches, if any
     _vectors: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def approximate(self) -> bool:
+        return self.ann is not None and self.manifest.ann is not None
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -116,6 +128,8 @@ class IndexSnapshot:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def vectors(self) -> np.ndarray:
+        if self.approximate:  # zero-copy over the memory-mapped exact vectors
+            return ann_mod.flat_view(self.index)
         if self._vectors is None:
             n = self.count
             self._vectors = (
@@ -136,12 +150,49 @@ class IndexSnapshot:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = max(1, min(k, self.count))
+        if self.approximate:
+            assert self.ann is not None and self.manifest.ann is not None
+            refine = int(self.manifest.ann.params.get("refine", 1))
+            return ann_mod.search_refined(self.ann, self.vectors(), queries, k, refine)
         sims, labels = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return sims, labels
 
 
-def open_index(root: str | os.PathLike[str], verify: bool = True) -> IndexSnapshot:
-    """Load the committed generation; with `verify`, check file checksums against the manifest."""
+def _verify_files(gen: Path, manifest: Manifest) -> None:
+    stamps_path = gen / VERIFIED_NAME
+    try:
+        stamps = json.loads(stamps_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stamps = {}
+    changed = False
+    for fname, expected in manifest.files.items():
+        path = gen / fname
+        if not path.is_file():
+            raise IndexCorrupt(f"{path}: missing file listed in the manifest")
+        st = path.stat()
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino, expected]
+        if st.st_size > VERIFY_ALWAYS_BYTES and stamps.get(fname) == stamp:
+            continue
+        actual = sha256_file(path)
+        if actual != expected:
+            raise IndexCorrupt(f"{path}: checksum {actual[:12]}… does not match manifest")
+        if st.st_size > VERIFY_ALWAYS_BYTES:
+            stamps[fname], changed = stamp, True
+    if changed:
+        try:
+            atomic_write_text(stamps_path, json.dumps(stamps))
+        except OSError as exc:  # read-only index: verify again next time
+            log.debug("cannot record verification in %s: %s", gen, exc)
+
+
+def open_index(
+    root: str | os.PathLike[str], verify: bool = True, mmap: bool = True
+) -> IndexSnapshot:
+    """Load the committed generation; with `verify`, check file checksums against the manifest.
+
+    A generation served by an approximate index keeps its exact vectors memory-mapped
+    (with `mmap`), so only the approximate index's own structures sit in memory.
+    """
     root = Path(root)
     name = read_current(root)
     if name is None:
@@ -152,26 +203,47 @@ def open_index(root: str | os.PathLike[str], verify: bool = True) -> IndexSnapsh
     gen = root / name
     manifest = Manifest.read(gen / MANIFEST_NAME)
     if verify:
-        for fname, expected in manifest.files.items():
-            path = gen / fname
-            if not path.is_file():
-                raise IndexCorrupt(f"{path}: missing file listed in the manifest")
-            actual = sha256_file(path)
-            if actual != expected:
-                raise IndexCorrupt(f"{path}: checksum {actual[:12]}… does not match manifest")
+        _verify_files(gen, manifest)
+    info = manifest.ann
+    approximate = info is not None
     try:
-        index = faiss.read_index(str(gen / VECTORS_NAME))
+        flags = faiss.IO_FLAG_MMAP_IFC if approximate and mmap else 0
+        index = faiss.read_index(str(gen / VECTORS_NAME), flags)
         metadata = pd.read_parquet(gen / METADATA_NAME)
+        ann_index = None
+        if info is not None:
+            ann_index = ann_mod.load(gen / info.file, info.type, info.params, mmap)
     except Exception as exc:
         raise IndexCorrupt(f"{gen}: cannot load index files ({exc})") from exc
+    if ann_index is not None and ann_index.ntotal != index.ntotal:
+        raise IndexCorrupt(
+            f"{gen}: approximate index holds {ann_index.ntotal} vectors, exact {index.ntotal}"
+        )
     if index.ntotal != len(metadata) or index.ntotal != manifest.count:
         raise IndexCorrupt(
             f"{gen}: {index.ntotal} vectors, {len(metadata)} metadata rows, "
             f"manifest says {manifest.count}"
         )
     return IndexSnapshot(
-        root=root, directory=gen, manifest=manifest, index=index, metadata=metadata
+        root=root, directory=gen, manifest=manifest, index=index, metadata=metadata, ann=ann_index
     )
+
+
+@dataclass(frozen=True)
+class AnnRequest:
+    """What `IndexWriter` does about an approximate index when it commits.
+
+    `kind` None keeps the policy: flat below `threshold`, the auto-chosen type once the
+    index grows past it, and adding without retraining to an existing approximate
+    index. A kind ("auto", "flat", "hnsw", ...) given explicitly rebuilds and re-tunes.
+    """
+
+    kind: str | None = None
+    threshold: int = ann_mod.DEFAULT_APPROX_THRESHOLD
+    memory_budget_mb: float | None = None
+    min_recall: float = ann_mod.DEFAULT_MIN_RECALL
+    n_queries: int = ann_mod.DEFAULT_QUERIES
+    seed: int = 0
 
 
 class IndexWriter:
@@ -185,8 +257,12 @@ class IndexWriter:
         root: str | os.PathLike[str],
         fingerprint: Fingerprint | None = None,
         backbone_spec: str | None = None,
+        ann: AnnRequest | None = None,
     ) -> None:
         self.root = Path(root)
+        self.ann_request = ann or AnnRequest()
+        self.ann: faiss.Index | None = None
+        self._rebuild_ann = self.ann_request.kind is not None
         self._lock = IndexLock(self.root)
         self._new_fingerprint = fingerprint
         self._new_spec = backbone_spec
@@ -228,12 +304,13 @@ class IndexWriter:
             self.index: faiss.Index = faiss.IndexFlatIP(self._new_fingerprint.dim)
             self.metadata = _empty_metadata()
         else:
-            snap = open_index(self.root)
+            snap = open_index(self.root, mmap=False)  # writers add to both indexes
             if self._new_fingerprint is not None:
                 snap.require_fingerprint(self._new_fingerprint)
             self.manifest = snap.manifest
             self.index = snap.index
             self.metadata = snap.metadata
+            self.ann = snap.ann
         self._sha_to_artist = dict(
             zip(self.metadata["sha256"].tolist(), self.metadata["artist"].tolist(), strict=True)
         )
@@ -252,8 +329,13 @@ class IndexWriter:
         vectors: np.ndarray,
         artist: str,
         role: str = ROLE_ARTIST,
+        added_at: list[str] | None = None,
     ) -> int:
-        """Stage new works; files whose bytes are already indexed are ignored. Returns the count."""
+        """Stage new works; files whose bytes are already indexed are ignored. Returns the count.
+
+        `added_at` (one per record) keeps the original times when works move between
+        indexes (merging shards); by default they are added now.
+        """
         if role not in (ROLE_ARTIST, ROLE_BACKGROUND):
             raise ValueError(f"role must be {ROLE_ARTIST!r} or {ROLE_BACKGROUND!r}, not {role!r}")
         if not artist.strip():
@@ -291,11 +373,13 @@ class IndexWriter:
                     "width": rec.width,
                     "height": rec.height,
                     "phash": rec.phash,
-                    "added_at": now,
+                    "added_at": now if added_at is None else added_at[i],
                 }
             )
             self._sha_to_artist[rec.sha256] = artist
         self.index.add(vecs)
+        if self.ann is not None:  # no retraining; the manifest keeps the count it was tuned at
+            self.ann.add(vecs)
         new = pd.DataFrame(rows, columns=METADATA_COLUMNS)
         self.metadata = (
             new if self.metadata.empty else pd.concat([self.metadata, new], ignore_index=True)
@@ -314,6 +398,10 @@ class IndexWriter:
         if len(keep):
             index.add(np.ascontiguousarray(vectors))
         self.index = index
+        if self.ann is not None:  # labels are row positions: re-add the kept rows, same training
+            self.ann.reset()
+            if len(keep):
+                self.ann.add(np.ascontiguousarray(vectors))
         self.metadata = self.metadata.iloc[keep].reset_index(drop=True)
         self._sha_to_artist = dict(
             zip(self.metadata["sha256"].tolist(), self.metadata["artist"].tolist(), strict=True)
@@ -334,11 +422,43 @@ class IndexWriter:
         mask = self.metadata["path"].isin(wanted_paths) | self.metadata["sha256"].isin(shas)
         return self._remove_rows(mask.to_numpy())
 
+    def _plan_ann(self) -> None:
+        """Build, rebuild or drop the approximate index as the request and the size say."""
+        req, n, dim = self.ann_request, int(self.index.ntotal), self.manifest.dim
+        if req.kind is None and (self.ann is not None or n < req.threshold):
+            return
+        kind = req.kind or ann_mod.AUTO
+        if kind == ann_mod.AUTO:
+            plan = ann_mod.choose_plan(n, dim, req.memory_budget_mb, req.threshold)
+        else:
+            plan = ann_mod.plan_for(kind, n, dim)
+        if not plan.approximate:
+            self.ann, self.manifest.ann = None, None
+            return
+        log.info("building %s (%s) over %d vectors", plan.type, plan.factory, n)
+        self.ann, self.manifest.ann = ann_mod.build(
+            ann_mod.flat_view(self.index),
+            plan,
+            min_recall=req.min_recall,
+            n_queries=req.n_queries,
+            seed=req.seed,
+            built_at=utc_now(),
+        )
+
+    def rebuild(self) -> None:
+        """Mark the index for a rebuild of its search structure at the next commit."""
+        self._rebuild_ann = True
+        self._dirty = True
+
     def commit(self) -> Manifest:
         """Write a new generation and switch CURRENT to it; a no-op when nothing changed."""
         if not self._dirty:
             return self.manifest
+        if self._rebuild_ann or self.ann is None:
+            self._plan_ann()
+            self._rebuild_ann = False
         manifest = self.manifest
+        manifest.index_type = manifest.ann.type if manifest.ann is not None else "flat-ip"
         manifest.generation += 1
         manifest.count = int(self.index.ntotal)
         manifest.updated_at = utc_now()
@@ -359,8 +479,13 @@ class IndexWriter:
             VECTORS_NAME: sha256_file(tmp / VECTORS_NAME),
             METADATA_NAME: sha256_file(tmp / METADATA_NAME),
         }
+        written = [VECTORS_NAME, METADATA_NAME, MANIFEST_NAME]
+        if self.ann is not None and manifest.ann is not None:
+            faiss.write_index(self.ann, str(tmp / manifest.ann.file))
+            manifest.files[manifest.ann.file] = sha256_file(tmp / manifest.ann.file)
+            written.append(manifest.ann.file)
         (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-        for fname in (VECTORS_NAME, METADATA_NAME, MANIFEST_NAME):
+        for fname in written:
             fd = os.open(tmp / fname, os.O_RDONLY)
             try:
                 os.fsync(fd)

@@ -253,6 +253,8 @@ def compute_calibration(
     snapshot: IndexSnapshot, table: ArtistTable, params: ScoringParams | None = None
 ) -> Calibration:
     params = params or ScoringParams()
+    if snapshot.approximate:
+        return _sampled_calibration(snapshot, table, params)
     start = time.perf_counter()
     vectors = snapshot.vectors().astype(np.float64)
     radius = work_radii(vectors, params.hubness_k) if len(vectors) > 1 else np.zeros(len(vectors))
@@ -281,6 +283,33 @@ def compute_calibration(
     log.info(
         "calibrated %d works × %d artists in %.1fs", len(vectors), table.n_artists, cal.seconds
     )
+    return cal
+
+
+def _sampled_calibration(
+    snapshot: IndexSnapshot, table: ArtistTable, params: ScoringParams
+) -> Calibration:
+    """Large indexes served approximately: distributions from a seeded sample of works."""
+    from simdetect.scoring.sparse import sampled_distributions
+
+    start = time.perf_counter()
+    if table.n_artists >= 2:
+        d = sampled_distributions(snapshot, table, params.k, params.hubness_k)
+        radius, impostor, genuine = d.radius, d.impostor, d.genuine
+    else:
+        radius = np.full(snapshot.count, np.nan)
+        impostor = [np.zeros(0) for _ in table.names]
+        genuine = [np.zeros(0) for _ in table.names]
+    cal = Calibration(
+        snapshot_digest=snapshot.snapshot_digest(),
+        params=params,
+        artist_names=list(table.names),
+        work_radius=radius,
+        impostor=impostor,
+        genuine=genuine,
+        seconds=time.perf_counter() - start,
+    )
+    log.info("calibrated %d works from a seeded sample in %.1fs", snapshot.count, cal.seconds)
     return cal
 
 

@@ -1,0 +1,307 @@
+"""What the service does, apart from HTTP: decode, batch, embed, score, and make reports.
+
+One index snapshot, one backbone and one scanner are loaded at start and shared by
+every request. The model runs on one inference thread (micro-batched scans and
+reports take turns on it); decoding runs in a small pool, so the event loop only
+moves bytes. Everything a request holds is bounded: at most `queue_size` requests are
+admitted at once, the rest are answered 429 immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from simdetect.backbones.base import Backbone
+from simdetect.index.store import IndexSnapshot, read_current
+from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.report.case import JSON_NAME
+from simdetect.report.record import CaseInfo
+from simdetect.report.scanning import reproducible_scanner
+from simdetect.scan import ScanParams, ScanResult
+from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
+from simdetect.serve.batching import MicroBatcher, Overloaded, Unavailable
+from simdetect.serve.reports import CaseReport, Upload, scan_uploads, write_case_report
+from simdetect.serve.uploads import PreparedUpload, UploadStore, client_name, prepare_upload
+
+log = logging.getLogger(__name__)
+
+REPORT_ID = re.compile(r"R-\d{8}T\d{6}Z-[0-9a-f]{8}")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Service settings; every field is a `simdetect serve` option."""
+
+    index_dir: Path
+    evidence_dir: Path = Path("simdetect-out/serve")
+    max_request_mb: float = 32.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_batch: int = 8
+    batch_wait_ms: float = 5.0
+    batching: bool = True
+    queue_size: int = 64
+    request_timeout_s: float = 60.0
+    target_fpr: float = DEFAULT_TARGET_FPR
+    top_k: int = 5
+    decode_workers: int = 2
+
+    def __post_init__(self) -> None:
+        checks = {
+            "--max-request-mb must be positive": self.max_request_mb > 0,
+            "--max-pixels must be positive": self.max_pixels > 0,
+            "--max-batch must be at least 1": self.max_batch >= 1,
+            "--batch-wait-ms must not be negative": self.batch_wait_ms >= 0,
+            "--queue-size must be at least 1": self.queue_size >= 1,
+            "--timeout must be positive": self.request_timeout_s > 0,
+            "--fpr must be between 0 and 1 (for example 0.01)": 0 < self.target_fpr < 1,
+            "--top-k must be at least 1": self.top_k >= 1,
+            "decode workers must be at least 1": self.decode_workers >= 1,
+        }
+        for message, ok in checks.items():
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.max_request_mb * 1024 * 1024)
+
+    @property
+    def effective_max_batch(self) -> int:
+        return self.max_batch if self.batching else 1
+
+
+class Admission:
+    """Counts requests holding server resources; beyond the limit, refuse at once.
+
+    Only touched from the event loop thread, so a plain counter is enough.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+        self.refused = 0
+
+    def __enter__(self) -> Admission:
+        if self.active >= self.limit:
+            self.refused += 1
+            raise Overloaded(
+                f"server busy: {self.active} requests in progress (--queue-size {self.limit}); "
+                "retry shortly"
+            )
+        self.active += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.active -= 1
+
+
+def _report_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"R-{stamp}-{secrets.token_hex(4)}"
+
+
+class ServeEngine:
+    """The loaded index, model and scanner, and the queue in front of the model."""
+
+    def __init__(self, config: ServeConfig, snapshot: IndexSnapshot, backbone: Backbone) -> None:
+        snapshot.require_fingerprint(backbone.fingerprint)
+        self.config = config
+        self.snapshot = snapshot
+        self.backbone = backbone
+        self.params = ScanParams(top_k=config.top_k, target_fpr=config.target_fpr)
+        self.scanner = reproducible_scanner(snapshot, self.params)
+        self.context = self.scanner.context()
+        self.limits = LoadLimits(max_pixels=config.max_pixels)
+        self.uploads = UploadStore(config.evidence_dir / "uploads")
+        self.reports_dir = config.evidence_dir / "reports"
+        self.inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        # Report rendering (plots, HTML) gets its own thread so it never holds up scans.
+        self.render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        self.decode = ThreadPoolExecutor(
+            max_workers=config.decode_workers, thread_name_prefix="decode"
+        )
+        self.batcher: MicroBatcher[PreparedUpload, dict[str, Any]] = MicroBatcher(
+            self._scan_batch,
+            self.inference,
+            max_batch=config.effective_max_batch,
+            wait_seconds=config.batch_wait_ms / 1000.0 if config.batching else 0.0,
+            queue_size=config.queue_size,
+        )
+        self.admission = Admission(config.queue_size)
+        self.responses: Counter[int] = Counter()
+        self.started_at = time.time()
+        self.accepting = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.batcher.start()
+        self.accepting = True
+
+    async def stop(self) -> None:
+        self.accepting = False
+        await self.batcher.stop()
+        self.inference.shutdown(wait=True, cancel_futures=True)
+        self.render.shutdown(wait=True, cancel_futures=True)
+        self.decode.shutdown(wait=False, cancel_futures=True)
+
+    def _require_accepting(self) -> None:
+        if not self.accepting:
+            raise Unavailable("the server is not ready (starting or shutting down)")
+
+    # -- scan -------------------------------------------------------------------------
+
+    def _scan_batch(self, items: Sequence[PreparedUpload]) -> list[dict[str, Any]]:
+        """One forward pass for the batch, then scoring; runs on the inference thread."""
+        vectors = self.backbone.embed(torch.stack([item.tensor for item in items]))
+        scored = self.scanner.score_vectors(vectors, [item.record.phash for item in items])
+        note = self.scanner.calibration.reason
+        rows = []
+        for item, (ranking, matches) in zip(items, scored, strict=True):
+            rec = item.record
+            result = ScanResult(
+                suspect=rec.path,
+                sha256=rec.sha256,
+                ranking=ranking,
+                matches=matches,
+                width=rec.width,
+                height=rec.height,
+                format=rec.format,
+                size_bytes=rec.size_bytes,
+                phash=rec.phash,
+                note=note,
+            )
+            rows.append(result.to_json(self.context))
+        return rows
+
+    async def scan(self, data: bytes, filename: str | None) -> dict[str, Any]:
+        """One upload's scan row; ImageLoadError for a bad image, Overloaded, Unavailable."""
+        self._require_accepting()
+        loop = asyncio.get_running_loop()
+        with self.admission:
+            prepared = await loop.run_in_executor(
+                self.decode, prepare_upload, data, client_name(filename), self.backbone, self.limits
+            )
+            return await self.batcher.submit(prepared, self.config.request_timeout_s)
+
+    # -- report -----------------------------------------------------------------------
+
+    async def report(
+        self, files: Sequence[tuple[bytes, str | None]], case: CaseInfo, requested_by: str
+    ) -> CaseReport:
+        """Store the uploads, scan them (model thread), then seal and render the record.
+
+        Raises ImageLoadError naming the first unusable upload before anything is stored.
+        """
+        self._require_accepting()
+        loop = asyncio.get_running_loop()
+        with self.admission:
+            checked = []
+            for data, filename in files:
+                name = client_name(filename)
+                prepared = await loop.run_in_executor(
+                    self.decode, prepare_upload, data, name, self.backbone, self.limits
+                )
+                checked.append((data, filename, name, prepared.record))
+            uploads = []
+            for data, filename, name, record in checked:
+                stored = await loop.run_in_executor(self.decode, self.uploads.keep, data, filename)
+                uploads.append(Upload(client_name=name, record=record, stored=stored))
+            report_id = _report_id()
+            timeout = self.config.request_timeout_s
+            try:
+                scan = await asyncio.wait_for(
+                    loop.run_in_executor(
+                        self.inference,
+                        scan_uploads,
+                        uploads,
+                        self.snapshot,
+                        self.backbone,
+                        self.params,
+                    ),
+                    timeout,
+                )
+                return await asyncio.wait_for(
+                    loop.run_in_executor(
+                        self.render,
+                        write_case_report,
+                        uploads,
+                        case,
+                        scan,
+                        self.reports_dir / report_id,
+                        report_id,
+                        requested_by,
+                    ),
+                    timeout,
+                )
+            except asyncio.TimeoutError:
+                raise Unavailable(
+                    f"report {report_id} was not finished within {timeout:g} s; retry later"
+                ) from None
+
+    def stored_report(self, report_id: str) -> Path | None:
+        """The folder of an earlier report, if `report_id` names one (nothing else)."""
+        if not REPORT_ID.fullmatch(report_id):
+            return None
+        folder = self.reports_dir / report_id
+        return folder if (folder / JSON_NAME).is_file() else None
+
+    # -- information ------------------------------------------------------------------
+
+    def index_info(self) -> dict[str, Any]:
+        snap = self.snapshot
+        m = snap.manifest
+        on_disk = read_current(snap.root)
+        return {
+            "index": str(Path(snap.root).resolve()),
+            "works": m.count,
+            "artists": len(m.artists),
+            "background_sets": len(m.background),
+            "works_per_artist": dict(sorted(m.artists.items())),
+            "works_per_background_set": dict(sorted(m.background.items())),
+            "generation": m.generation,
+            "snapshot_digest": snap.snapshot_digest(),
+            "generation_on_disk": on_disk,
+            "stale": on_disk != snap.directory.name,
+            "index_type": m.index_type,
+            "approximate": snap.approximate,
+            "backbone": m.backbone_spec,
+            "fingerprint": m.fingerprint.digest(),
+            "fingerprint_detail": m.fingerprint.to_dict(),
+            "created_at": m.created_at,
+            "updated_at": m.updated_at,
+            "calibration": self.context["calibration"],
+            "score_method": self.context["score_method"],
+        }
+
+    def stats(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "accepting": self.accepting,
+            "settings": {
+                **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(c).items()},
+                "effective_max_batch": c.effective_max_batch,
+                "torch_threads": torch.get_num_threads(),
+                "cpu_count": os.cpu_count(),
+            },
+            "in_progress": self.admission.active,
+            "queued_for_inference": self.batcher.queued,
+            "refused_busy": self.admission.refused,
+            "responses": {str(k): v for k, v in sorted(self.responses.items())},
+            "batching": {"enabled": c.batching, **self.batcher.stats.to_dict()},
+        }
