@@ -216,9 +216,11 @@ def test_ray_audit_joined_by_address_gives_the_local_rows(
     env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="300", OMP_NUM_THREADS="1")
     env.pop("RAY_ADDRESS", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "simdetect", "audit", str(inbox), "--index", str(built_index)]
-        + ["--out", str(ray_out), "--engine", "ray", "--address", ray_address]
-        + ["--ray-actors", "2", "--batch-size", "4"],
+        [
+            *(sys.executable, "-m", "simdetect", "audit", str(inbox), "--index", str(built_index)),
+            *("--out", str(ray_out), "--engine", "ray", "--address", ray_address),
+            *("--ray-actors", "2", "--batch-size", "4"),
+        ],
         env=env,
         capture_output=True,
         text=True,
