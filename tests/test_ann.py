@@ -85,12 +85,14 @@ def auto_index(tmp_path_factory: pytest.TempPathFactory, synthetic) -> Path:
 def test_choice_by_count_and_memory_budget() -> None:
     assert ann.choose_plan(50_000, 512, threshold=100_000).type == "flat"
     assert ann.choose_plan(200_000, 512, threshold=100_000).type == "hnsw"
-    assert ann.choose_plan(1_000_000, 512).type == "ivf-flat"  # default budget 2 GB
-    plan = ann.choose_plan(1_000_000, 512, memory_budget_mb=700)
-    assert plan.type == "ivf-sq8" and plan.estimated_bytes <= 700 * 2**20
-    assert ann.choose_plan(1_000_000, 512, memory_budget_mb=200).type == "ivf-pq"
-    assert ann.choose_plan(200_000, 512, memory_budget_mb=300).type == "ivf-sq8"
+    plan = ann.choose_plan(1_000_000, 512)  # beyond HNSW's build limit: fast-scan IVF-PQ
+    assert plan.type == "ivf-pq" and plan.factory == "IVF2048,PQ128x4fs" and plan.refine > 1
+    assert plan.estimated_bytes <= 100 * 2**20  # 64-byte codes + ids, not 2 GB of floats
+    assert ann.choose_plan(1_000_000, 512, memory_budget_mb=700).type == "ivf-pq"
+    assert ann.choose_plan(200_000, 512, memory_budget_mb=300).type == "ivf-pq"  # HNSW too big
     assert ann.plan_for("ivf-sq8", 1_000_000, 512).factory == "IVF2048,SQ8"
+    assert ann.plan_for("ivf-pq", 1000, 768).factory.endswith("PQ192x4fs")
+    assert ann.pq_m_for(6) == 2 and ann.pq_m_for(1024) == 256
     with pytest.raises(ValueError, match="unknown index type"):
         ann.plan_for("lsh", 10, 8)
 
@@ -156,17 +158,22 @@ def test_optimize_ivf_cli_info_and_mmap(auto_index: Path, tmp_path: Path) -> Non
     assert bad.exit_code == 1 and "unknown --type" in bad.output
 
 
-def test_add_after_optimize_keeps_working(auto_index: Path, tmp_path: Path, synthetic) -> None:
+@pytest.mark.parametrize("kind", ["ivf-sq8", "ivf-pq"])
+def test_add_after_optimize_keeps_working(
+    kind: str, auto_index: Path, tmp_path: Path, synthetic
+) -> None:
     import shutil
 
     root = tmp_path / "index"
     shutil.copytree(auto_index, root)
-    assert invoke("index", "optimize", "--index", root, "--type", "ivf-sq8").exit_code == 0
+    optimized = invoke("index", "optimize", "--index", root, "--type", kind)
+    assert optimized.exit_code == 0, optimized.output
+    assert open_index(root).manifest.ann.recall_at_k >= 0.95  # type: ignore[union-attr]
     new = synthetic[0][N:]
     with IndexWriter(root) as writer:
         assert writer.add(records(N, len(new)), new, artist="newcomer") == len(new)
         m = writer.commit()
-    assert m.ann is not None and m.ann.type == "ivf-sq8"
+    assert m.ann is not None and m.ann.type == kind
     assert m.count == N + len(new) and m.ann.measured_at_count == N  # no retraining
     snap = open_index(root)
     assert snap.ann is not None and snap.ann.ntotal == snap.count
@@ -210,3 +217,22 @@ def test_scan_same_schema_flat_and_approximate(
         assert f["ranking"][0]["artist"] == a["ranking"][0]["artist"]
         assert a["matches"][0]["path"] == f["matches"][0]["path"]
         assert a["ranking"][0]["n_impostors"] > 0
+
+
+def test_benchmark_ann_command_reports_recall_latency_and_memory() -> None:
+    result = invoke(
+        "benchmark", "ann", "--n", 6000, "--dim", 32, "--queries", 200,
+        "--artist-weight", 0.08, "--within-weight", 0.16, "--noise-weight", 0.06,
+        "--type", "ivf-pq", "--type", "hnsw",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "global direction (weight 0.70)" in result.output
+    assert "artist centres (0.08)" in result.output
+    rows = [line for line in result.output.splitlines() if "│ ivf-pq" in line or "│ hnsw" in line]
+    assert len(rows) == 2
+    for row in rows:
+        cells = [c.strip() for c in row.strip("│ ").split("│")]
+        assert float(cells[-2]) >= 0.95  # recall@10 reached the default target
+        assert float(cells[6]) > 0  # p50 ms
+    bad = invoke("benchmark", "ann", "--n", 100, "--artist-weight", 0.9, "--within-weight", 0.5)
+    assert bad.exit_code == 1 and "add up to at most 1" in bad.output

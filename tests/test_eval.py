@@ -58,6 +58,14 @@ def test_eval_cli_on_seeds(seeds_dir: Path, tmp_path: Path) -> None:
 
 
 def test_eval_cli_copy_robustness_on_seeds(seeds_dir: Path, tmp_path: Path) -> None:
+    # A person's judgement that works 01-04 show one composition: matches among them are
+    # listed as related and not counted; the raw rate counts them.
+    group = {f"ana_pastel_0{i}.jpg" for i in range(1, 5)}
+    related = tmp_path / "related.csv"
+    related.write_text(
+        "# one composition\ngroup,file\n" + "".join(f"g,{n}\n" for n in sorted(group)),
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(
         app,
         [
@@ -67,22 +75,35 @@ def test_eval_cli_copy_robustness_on_seeds(seeds_dir: Path, tmp_path: Path) -> N
             "--copies",
             "--copies-limit",
             "8",
+            "--related",
+            str(related),
             "--out",
             str(tmp_path / "out"),
         ],
     )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "out/copy_robustness.csv")
-    edits = table[table["edit"] != "false_match_rate"]
+    edits = table[~table["edit"].str.endswith("false_match_rate")]
     assert list(edits["edit"]) == list(EDIT_NAMES) and (edits["n"] == 8).all()
     # Re-compression and a flip keep the whole picture: every source must be found.
     by_edit = edits.set_index("edit")["top1_pct"]
     assert by_edit["jpeg30"] == 100.0 and by_edit["flip"] == 100.0
     assert edits["decided_by"].str.len().gt(0).all()
-    false = pd.read_csv(tmp_path / "out/copy_false_matches.csv")
-    rate = table.set_index("edit").loc["false_match_rate", "top1_pct"]
-    assert rate == pytest.approx(100 * len(false) / 8, abs=0.01)
+    false = pd.read_csv(tmp_path / "out/copy_false_matches.csv", keep_default_na=False)
+    inside = false["query"].isin(group) & false["matched"].isin(group)
+    assert (false["related"] == "yes").tolist() == inside.tolist()
+    rates = table.set_index("edit")["top1_pct"]
+    assert rates["false_match_rate"] == pytest.approx(100 * (~inside).sum() / 8, abs=0.01)
+    assert rates["raw_false_match_rate"] == pytest.approx(100 * len(false) / 8, abs=0.01)
     assert "false matches on unedited non-copies" in result.output
+    assert f"one composition in {related}" in result.output
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name\nx.jpg\n", encoding="utf-8")
+    refused = CliRunner().invoke(
+        app, ["eval", str(seeds_dir), "--no-artists", "--copies", "--related", str(bad)]
+    )
+    assert refused.exit_code != 0 and "needs the columns `group` and `file`" in refused.output
 
     refused = CliRunner().invoke(app, ["eval", str(seeds_dir), "--no-artists"])
     assert refused.exit_code != 0 and "nothing to measure" in refused.output

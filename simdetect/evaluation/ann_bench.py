@@ -39,16 +39,26 @@ from simdetect.index import ann
 
 log = logging.getLogger(__name__)
 
-GLOBAL_WEIGHT = 0.70
-ARTIST_WEIGHT = 0.18
-WITHIN_WEIGHT = 0.09
-NOISE_WEIGHT = 0.03
 SUBSPACE_DIM = 16
 WORKS_PER_ARTIST = 300
 
 
-def draw_vectors(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class DrawWeights:
+    """The variance shares of the draw; lower `artist` and higher `within`/`noise` make
+    artists overlap more, so neighbours spread over more IVF cells (a harder index)."""
+
+    shared: float = 0.70
+    artist: float = 0.18
+    within: float = 0.09
+    noise: float = 0.03
+
+
+def draw_vectors(
+    n: int, dim: int, seed: int = 0, weights: DrawWeights | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(n, dim) float32 unit vectors and their artist codes, drawn as the module says."""
+    w = weights or DrawWeights()
     rng = np.random.default_rng(seed)
     n_artists = max(2, n // WORKS_PER_ARTIST)
     mu = rng.standard_normal(dim)
@@ -68,10 +78,10 @@ def draw_vectors(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
         z = rng.standard_normal((len(rows), SUBSPACE_DIM)) / np.sqrt(SUBSPACE_DIM)
         e = rng.standard_normal((len(rows), dim)) / np.sqrt(dim)
         x = (
-            np.sqrt(GLOBAL_WEIGHT) * mu
-            + np.sqrt(ARTIST_WEIGHT) * centres[a]
-            + np.sqrt(WITHIN_WEIGHT * spread[a]) * (z @ basis.T)
-            + np.sqrt(NOISE_WEIGHT) * e
+            np.sqrt(w.shared) * mu
+            + np.sqrt(w.artist) * centres[a]
+            + np.sqrt(w.within * spread[a]) * (z @ basis.T)
+            + np.sqrt(w.noise) * e
         )
         out[rows] = x.astype(np.float32)
     faiss.normalize_L2(out)
@@ -179,7 +189,7 @@ def bench_one(
     rng = np.random.default_rng(seed + 1)
     qids = np.sort(rng.choice(n, size=min(n_queries, n), replace=False))
     queries = np.ascontiguousarray(vectors[qids])
-    refine = plan.refine
+    refine = int(info.params.get("refine", 1))  # what tuning chose, as the store serves it
     truth = ann.exact_knn(queries, vectors, 11)
     for q in queries[:20]:  # warm up caches and threads
         ann.search_refined(served, vectors, q[None, :], 11, refine)
@@ -218,10 +228,11 @@ def run(
     memory_budget_mb: float | None = None,
     types: list[str] | None = None,
     min_recall: float = ann.DEFAULT_MIN_RECALL,
+    weights: DrawWeights | None = None,
 ) -> tuple[Statistics, list[AnnBenchResult], float]:
     """Draw the vectors, then benchmark the auto-chosen type (and any others named)."""
     t0 = time.perf_counter()
-    vectors, codes = draw_vectors(n, dim, seed)
+    vectors, codes = draw_vectors(n, dim, seed, weights)
     draw_seconds = time.perf_counter() - t0
     stats = statistics(vectors, codes, seed=seed)
     kinds = types or [ann.AUTO]

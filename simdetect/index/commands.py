@@ -112,11 +112,21 @@ def register(index_app: typer.Typer, benchmark_app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--type", help="Types to measure (repeatable; default: auto)."),
         ] = None,
+        artist_weight: Annotated[
+            float, typer.Option("--artist-weight", help="Variance share of the artist centre.")
+        ] = 0.18,
+        within_weight: Annotated[
+            float, typer.Option("--within-weight", help="Share of the within-artist spread.")
+        ] = 0.09,
+        noise_weight: Annotated[
+            float, typer.Option("--noise-weight", help="Share of isotropic noise.")
+        ] = 0.03,
     ) -> None:
         """Approximate search at scale on clustered synthetic 512-d vectors.
 
         Vectors: x = normalise(sqrt(.70)·μ + sqrt(.18)·c_a + sqrt(.09·f_a)·U_a z +
-        sqrt(.03)·e/sqrt(d)) with one global direction μ, n/300 artists with centres c_a on
+        sqrt(.03)·e/sqrt(d)) by default (the shares are options; the global direction takes
+        what the others leave) with one global direction μ, n/300 artists with centres c_a on
         the sphere, a 16-d random subspace U_a per artist (z ~ N(0, I/16), f_a ~ U[.5,1.5])
         and isotropic noise e (see simdetect.evaluation.ann_bench).
         """
@@ -125,13 +135,24 @@ def register(index_app: typer.Typer, benchmark_app: typer.Typer) -> None:
         for k in kinds or []:
             if k != ann.AUTO and k not in ann.TYPES:
                 _fail(f"unknown --type {k!r}; choose from {', '.join((ann.AUTO, *ann.TYPES))}")
+        shared = 1.0 - artist_weight - within_weight - noise_weight
+        if min(artist_weight, within_weight, noise_weight) < 0 or shared < 0:
+            _fail("the weights must be non-negative and add up to at most 1")
+        weights = ann_bench.DrawWeights(shared, artist_weight, within_weight, noise_weight)
         console.print(
-            f"drawing {n} x {dim} vectors: global direction (weight .70) + one of "
-            f"{max(2, n // ann_bench.WORKS_PER_ARTIST)} artist centres (.18) + a 16-d "
-            "per-artist subspace (.09 x U[.5,1.5]) + isotropic noise (.03), L2-normalised"
+            f"drawing {n} x {dim} vectors: global direction (weight {shared:.2f}) + one of "
+            f"{max(2, n // ann_bench.WORKS_PER_ARTIST)} artist centres ({artist_weight:.2f}) "
+            f"+ a 16-d per-artist subspace ({within_weight:.2f} x U[.5,1.5]) + isotropic "
+            f"noise ({noise_weight:.2f}), L2-normalised"
         )
         stats, results, draw_s = ann_bench.run(
-            n, dim, n_queries=queries, seed=seed, memory_budget_mb=memory_budget, types=kinds
+            n,
+            dim,
+            n_queries=queries,
+            seed=seed,
+            memory_budget_mb=memory_budget,
+            types=kinds,
+            weights=weights,
         )
         console.print(
             f"drawn in {draw_s:.1f}s; mean cosine: nearest neighbour {stats.nn1:.3f}, "
