@@ -487,6 +487,10 @@ def benchmark_throughput(
     limit: Annotated[int, typer.Option("--limit", help="Images sampled per corpus.")] = 512,
     batch_size: BatchOpt = 32,
     workers: Annotated[int, typer.Option("--workers", help="Decode threads.")] = 2,
+    rounds: Annotated[
+        int,
+        typer.Option("--rounds", help="Alternating runs of each; the medians are reported."),
+    ] = 3,
 ) -> None:
     """Images/s for the forward pass alone and for file → decode → embed → index add."""
     from simdetect.backbones import load_backbone
@@ -500,6 +504,7 @@ def benchmark_throughput(
         "images",
         "batch",
         "threads",
+        "rounds",
         "forward",
         "whole path",
         "ratio",
@@ -509,13 +514,16 @@ def benchmark_throughput(
         for name in names:
             bb = load_backbone(name)
             for corpus in corpora:
-                r = measure(bb, corpus, limit, batch_size=batch_size, workers=workers)
+                r = measure(
+                    bb, corpus, limit, batch_size=batch_size, workers=workers, rounds=rounds
+                )
                 table.add_row(
                     r.backbone,
                     str(corpus),
                     str(r.images),
                     str(r.batch_size),
                     str(r.torch_threads),
+                    str(r.rounds),
                     f"{r.forward_ips:.1f}",
                     f"{r.pipeline_ips:.1f}",
                     f"{100 * r.ratio:.0f}%",

@@ -71,7 +71,7 @@ def prepare_file(
         digest = sha256_bytes(data)
         if is_known is not None and is_known(digest):
             return _Known(path, digest)
-        loaded = load_image_bytes(data, path, limits, backbone.decode_min_side)
+        loaded = load_image_bytes(data, path, limits, backbone.decode_min_side, digest)
         record = ImageRecord(
             path=path,
             sha256=digest,

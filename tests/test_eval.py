@@ -120,11 +120,13 @@ def test_benchmark_throughput_command_runs_the_whole_path(seeds_dir: Path) -> No
             "12",
             "--batch-size",
             "4",
+            "--rounds",
+            "2",
         ],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "effnet-style" in line)
     cells = [c.strip() for c in row.strip("│ ").split("│")]
-    images, forward, whole = int(cells[2]), float(cells[5]), float(cells[6])
-    assert images == 12 and forward > 0 and whole > 0
+    images, rounds, forward, whole = int(cells[2]), int(cells[5]), float(cells[6]), float(cells[7])
+    assert images == 12 and rounds == 2 and forward > 0 and whole > 0

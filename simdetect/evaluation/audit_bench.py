@@ -161,9 +161,11 @@ def _peak_rss_mb(args: list[str], scratch: Path) -> float:
 
 
 def _write_list(path: Path, files: list[str], total: int) -> Path:
+    """A list source; absolute paths, since a list's relative paths are read from its folder."""
+    absolute = [os.path.abspath(f) for f in files]
     with path.open("w", encoding="utf-8") as fh:
         for i in range(total):
-            fh.write(files[i % len(files)] + "\n")
+            fh.write(absolute[i % len(absolute)] + "\n")
     return path
 
 
@@ -206,6 +208,11 @@ def measure_audit(
             options=AuditOptions(batch_size=batch_size, workers=workers),
             backbone=backbone,
         )
+        if outcome.errors:  # error rows cost no inference: the rate would mean nothing
+            raise ValueError(
+                f"{corpus}: {outcome.errors} of {outcome.rows} audited files gave error rows; "
+                "the benchmark needs readable images"
+            )
         peak_n = peak_10n = None
         if memory:
             runs = []

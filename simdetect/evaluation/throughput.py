@@ -8,6 +8,7 @@ path goes file → decode → embed → index add → commit, exactly as `index 
 from __future__ import annotations
 
 import random
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class ThroughputResult:
     torch_threads: int
     forward_ips: float
     pipeline_ips: float
+    rounds: int = 1
 
     @property
     def ratio(self) -> float:
@@ -81,17 +83,35 @@ def pipeline_rate(backbone: Backbone, files: list[str], batch_size: int, workers
 
 
 def measure(
-    backbone: Backbone, corpus: Path, limit: int, batch_size: int = 32, workers: int = 2
+    backbone: Backbone,
+    corpus: Path,
+    limit: int,
+    batch_size: int = 32,
+    workers: int = 2,
+    rounds: int = 3,
 ) -> ThroughputResult:
+    """Median of `rounds` alternating forward-only and whole-path runs.
+
+    On a small shared machine one run of a few seconds swings by 20% or more (seen
+    here: forward-only 55 to 83 images/s on the same files); alternating the two and
+    taking medians keeps a slow moment from landing on one side of the ratio only.
+    """
     files = sample_files(corpus, limit)
     if not files:
         raise FileNotFoundError(f"{corpus}: no files to measure on")
+    if rounds < 1:
+        raise ValueError("rounds must be at least 1")
+    forward, pipeline = [], []
+    for _ in range(rounds):
+        forward.append(forward_rate(backbone, files, batch_size))
+        pipeline.append(pipeline_rate(backbone, files, batch_size, workers))
     return ThroughputResult(
         backbone=backbone.name,
         corpus=str(corpus),
         images=len(files),
         batch_size=batch_size,
         torch_threads=torch.get_num_threads(),
-        forward_ips=forward_rate(backbone, files, batch_size),
-        pipeline_ips=pipeline_rate(backbone, files, batch_size, workers),
+        forward_ips=statistics.median(forward),
+        pipeline_ips=statistics.median(pipeline),
+        rounds=rounds,
     )

@@ -145,18 +145,23 @@ def load_image(
 
 
 def load_image_bytes(
-    data: bytes, name: str, limits: LoadLimits = LoadLimits(), min_side: int | None = None
+    data: bytes,
+    name: str,
+    limits: LoadLimits = LoadLimits(),
+    min_side: int | None = None,
+    sha256: str | None = None,
 ) -> LoadedImage:
     """Load an image from memory (uploads); ``name`` is only used for reporting.
 
     ``min_side`` lets JPEGs decode at a reduced DCT scale whose sides stay at least
     that long: a model that looks at 224 pixels gains nothing from decoding 4000, and
     the reduced decode is several times faster. Width and height stay the file's own.
+    ``sha256``, when the caller already hashed ``data``, saves hashing it twice.
     """
     if not data:
         raise ImageLoadError(name, "zero-byte file")
     try:
-        return _decode(data, name, limits, min_side)
+        return _decode(data, name, limits, min_side, sha256)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -219,7 +224,9 @@ def _quiet_pil_bomb_warning(pixels: int) -> Iterator[None]:
         yield
 
 
-def _decode(data: bytes, name: str, limits: LoadLimits, min_side: int | None) -> LoadedImage:
+def _decode(
+    data: bytes, name: str, limits: LoadLimits, min_side: int | None, sha256: str | None
+) -> LoadedImage:
     img = _open_lazy(data, name)
     try:
         width, height = img.size
@@ -244,7 +251,7 @@ def _decode(data: bytes, name: str, limits: LoadLimits, min_side: int | None) ->
     return LoadedImage(
         path=name,
         image=rgb,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
         format=fmt,
         width=height if orientation in _SWAPS_AXES else width,

@@ -43,6 +43,14 @@ def multipart(
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+# What a reused keep-alive connection raises when the server had already closed it.
+_STALE: tuple[type[BaseException], ...] = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+)
+
+
 class ServeClient:
     """One keep-alive connection to a `simdetect serve`; reconnects after a failure."""
 
@@ -68,15 +76,23 @@ class ServeClient:
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
     ) -> Reply:
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         sent = dict(headers or {})
         if auth and self.api_key is not None:
             sent["Authorization"] = f"Bearer {self.api_key}"
+        reused = self._conn is not None
         try:
-            self._conn.request(method, path, body=body, headers=sent)
-            response = self._conn.getresponse()
-            data = response.read()
+            response, data = self._send(method, path, body, sent)
+        except _STALE:
+            self.close()
+            if not reused:
+                raise
+            # The server closed an idle keep-alive connection before reading this request
+            # (uvicorn does after 5 s): nothing was processed, so send it once more, fresh.
+            try:
+                response, data = self._send(method, path, body, sent)
+            except BaseException:
+                self.close()
+                raise
         except BaseException:
             self.close()
             raise
@@ -84,6 +100,15 @@ class ServeClient:
         if reply.headers.get("connection", "").lower() == "close":
             self.close()
         return reply
+
+    def _send(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        self._conn.request(method, path, body=body, headers=dict(headers))
+        response = self._conn.getresponse()
+        return response, response.read()
 
     def post_form(
         self,
