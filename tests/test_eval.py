@@ -80,6 +80,7 @@ def test_eval_cli_copy_robustness_on_seeds(seeds_dir: Path, tmp_path: Path) -> N
             "--out",
             str(tmp_path / "out"),
         ],
+        env={"COLUMNS": "400"},  # long paths in the output stay on one line
     )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "out/copy_robustness.csv")

@@ -76,7 +76,8 @@ def test_best_artworks_held_out_works_find_their_artist(best_artworks: Path, tmp
     hits = 0
     for row in rows:
         suspect = Path(row["suspect"])
-        truth = held_out[suspect]
+        # ../shared may be reached through a link; compare real files
+        truth = {k.resolve(): v for k, v in held_out.items()}[suspect.resolve()]
         assert str(suspect) not in indexed
         assert row["error"] is None
         assert row["sha256"] == sha256(suspect)
