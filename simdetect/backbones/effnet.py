@@ -138,11 +138,11 @@ class EffnetStyleBackbone:
         self.device = torch.device(device)
         weights = lite0_weights_path()
         self.model = build_lite0(weights).to(self.device)
-        # Per-channel constants shaped for HWC arrays: preprocessing runs in decode threads,
+        # Per-channel constants shaped for CHW arrays: preprocessing runs in decode threads,
         # where numpy's in-place ops cost a third of torch's and never touch torch's
         # intra-op thread pool, which the model thread is using. Same float ops, same bits.
-        self._mean = np.asarray(self.config.mean, dtype=np.float32).reshape(1, 1, 3)
-        self._std = np.asarray(self.config.std, dtype=np.float32).reshape(1, 1, 3)
+        self._mean = np.asarray(self.config.mean, dtype=np.float32).reshape(3, 1, 1)
+        self._std = np.asarray(self.config.std, dtype=np.float32).reshape(3, 1, 1)
         self.fingerprint = Fingerprint(
             name=name,
             weights_sha256=file_sha256(weights),
@@ -153,11 +153,16 @@ class EffnetStyleBackbone:
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         size = self.config.input_size
-        resized = image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-        arr = np.asarray(resized, dtype=np.float32) / np.float32(255.0)
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        resized = rgb.resize((size, size), Image.Resampling.BICUBIC)
+        # Channels first before the arithmetic: per-plane scalars broadcast over long
+        # contiguous rows, several times faster than a trailing axis of 3. The same
+        # float32 operations in the same order, so the same bits.
+        arr = np.ascontiguousarray(np.asarray(resized).transpose(2, 0, 1), dtype=np.float32)
+        arr /= np.float32(255.0)
         arr -= self._mean
         arr /= self._std
-        return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+        return torch.from_numpy(arr)
 
     def stage_statistics(self, batch: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Raw per-channel (mean, std) for every configured stage; used by tuning scripts too."""

@@ -228,6 +228,7 @@ def _decode(
     data: bytes, name: str, limits: LoadLimits, min_side: int | None, sha256: str | None
 ) -> LoadedImage:
     img = _open_lazy(data, name)
+    owned = False
     try:
         width, height = img.size
         pixels = width * height
@@ -242,12 +243,21 @@ def _decode(
         with _quiet_pil_bomb_warning(pixels):
             img.load()
             orientation = _orientation(img, name)
-            rgb = to_rgb(img)
+            if fmt == "JPEG" and img.mode == "RGB":
+                # A single-frame RGB decode of our own bytes is already what models want,
+                # so it is handed on as it is: copying it cost a tenth of a full-resolution
+                # file's preparation. Closing would destroy the pixels, so it stays open
+                # (its source is an in-memory buffer; there is no descriptor to leak).
+                rgb: Image.Image = img
+                owned = True
+            else:
+                rgb = to_rgb(img)
             if orientation in _ORIENTATION_TRANSPOSE:
-                rgb = rgb.transpose(_ORIENTATION_TRANSPOSE[orientation])
+                rgb, owned = rgb.transpose(_ORIENTATION_TRANSPOSE[orientation]), False
             n_frames = int(getattr(img, "n_frames", 1))
     finally:
-        img.close()
+        if not owned:
+            img.close()
     return LoadedImage(
         path=name,
         image=rgb,
