@@ -10,9 +10,10 @@ Raising the threshold keeps those buffers in the heap between batches.
 The trim threshold matters as much: when the freed top of the heap grows past it, glibc
 hands it back with brk and the next batch faults it in again. A batch of 32 at 224 px
 frees more than 512 MiB at once; with the trim threshold at 512 MiB the forward pass
-still spent a third of its time in the kernel (17 s of system time in 46 s, 30-45
-images/s), with it at 2 GiB the same run took 1.1 s of system time and ran at 50-53
-images/s on the same machine. 2 GiB - 1 is the most mallopt's int argument can say.
+still spent a third of its time in the kernel (17 s of system time in 46 s, 31-47
+images/s), with it at 2 GiB the same run took 1.1 s of system time and ran at 41-53
+images/s on the same machine (BENCHMARKS.md, throughput). 2 GiB - 1 is the most
+mallopt's int argument can say.
 """
 
 from __future__ import annotations

@@ -15,18 +15,19 @@ import sys
 import pytest
 
 SCRIPT = r"""
-import ctypes, json, sys
+import ctypes, ctypes.util, json, os, sys
 from simdetect.runtime import tune_allocator
 
 applied = tune_allocator() if sys.argv[1] == "tuned" else False
-libc = ctypes.CDLL("libc.so.6")
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+page = os.sysconf("SC_PAGE_SIZE")
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 
 def rss_mb():
     with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * 4096 / 2**20
+        return int(fh.read().split()[1]) * page / 2**20
 
 block = 200 * 2**20
 ptrs = []

@@ -228,7 +228,7 @@ def _decode(
     data: bytes, name: str, limits: LoadLimits, min_side: int | None, sha256: str | None
 ) -> LoadedImage:
     img = _open_lazy(data, name)
-    owned = False
+    rgb: Image.Image | None = None
     try:
         width, height = img.size
         pixels = width * height
@@ -243,20 +243,16 @@ def _decode(
         with _quiet_pil_bomb_warning(pixels):
             img.load()
             orientation = _orientation(img, name)
-            if fmt == "JPEG" and img.mode == "RGB":
-                # A single-frame RGB decode of our own bytes is already what models want,
-                # so it is handed on as it is: copying it cost a tenth of a full-resolution
-                # file's preparation. Closing would destroy the pixels, so it stays open
-                # (its source is an in-memory buffer; there is no descriptor to leak).
-                rgb: Image.Image = img
-                owned = True
-            else:
-                rgb = to_rgb(img)
+            # A single-frame RGB decode of our own bytes is already what models want, so
+            # it is handed on as it is: copying it cost a tenth of a full-resolution file's
+            # preparation. Closing would destroy the pixels, so it stays open (its source
+            # is an in-memory buffer; there is no descriptor to leak).
+            rgb = img if fmt == "JPEG" and img.mode == "RGB" else to_rgb(img)
             if orientation in _ORIENTATION_TRANSPOSE:
-                rgb, owned = rgb.transpose(_ORIENTATION_TRANSPOSE[orientation]), False
+                rgb = rgb.transpose(_ORIENTATION_TRANSPOSE[orientation])
             n_frames = int(getattr(img, "n_frames", 1))
     finally:
-        if not owned:
+        if rgb is not img:
             img.close()
     return LoadedImage(
         path=name,
