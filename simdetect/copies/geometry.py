@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GeometryConfig", "inlier_fraction", "mutual_matches"]
+__all__ = ["GeometryConfig", "Placement", "inlier_fraction", "mutual_matches", "placement"]
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,27 @@ def mutual_matches(a: np.ndarray, b: np.ndarray, ratio: float) -> tuple[np.ndarr
     return rows, cols
 
 
-def _best_inliers(p: np.ndarray, q: np.ndarray, cfg: GeometryConfig) -> int:
+@dataclass(frozen=True)
+class Placement:
+    """The best similarity transform found, in normalised positions (query → target).
+
+    ``m`` is scale·e^{iθ} as a complex number and ``t`` the translation, so a query
+    point z maps to m·z + t; ``inliers`` indexes the matched pairs that agree with it.
+    """
+
+    inliers: int
+    m: complex
+    t: complex
+    inlier_pairs: np.ndarray
+
+
+_NO_PLACEMENT = Placement(0, 1 + 0j, 0j, np.zeros(0, dtype=np.int64))
+
+
+def _best_placement(p: np.ndarray, q: np.ndarray, cfg: GeometryConfig) -> Placement:
     n = len(p)
     if n < 3:
-        return 0  # two points always fit a similarity transform: no evidence
+        return _NO_PLACEMENT  # two points always fit a similarity transform: no evidence
     rng = np.random.default_rng(cfg.seed)
     i = rng.integers(0, n, cfg.hypotheses)
     j = rng.integers(0, n, cfg.hypotheses)
@@ -72,12 +89,50 @@ def _best_inliers(p: np.ndarray, q: np.ndarray, cfg: GeometryConfig) -> int:
     )
     i, m = i[plausible], m[plausible]
     if len(i) == 0:
-        return 0
+        return _NO_PLACEMENT
     t = qc[i] - m * pc[i]
     err = np.abs(m[:, None] * pc[None, :] + t[:, None] - qc[None, :])
     # The tolerance is in the query's units: mapped onto a magnified target it grows.
     radius = cfg.tolerance * np.maximum(1.0, np.abs(m))[:, None]
-    return int((err < radius).sum(axis=1).max())
+    hits = err < radius
+    counts = hits.sum(axis=1)
+    best = int(counts.argmax())
+    return Placement(
+        inliers=int(counts[best]),
+        m=complex(m[best]),
+        t=complex(t[best]),
+        inlier_pairs=np.flatnonzero(hits[best]),
+    )
+
+
+def _best_inliers(p: np.ndarray, q: np.ndarray, cfg: GeometryConfig) -> int:
+    return _best_placement(p, q, cfg).inliers
+
+
+def placement(
+    a: np.ndarray,
+    a_pos: np.ndarray,
+    b: np.ndarray,
+    b_pos: np.ndarray,
+    cfg: GeometryConfig,
+) -> tuple[float, Placement, np.ndarray, np.ndarray]:
+    """:func:`inlier_fraction` with its evidence: the transform and the inlier positions.
+
+    Returns (fraction, placement, query positions, target positions) of the inliers, so
+    a report can outline the matched region on both images.
+    """
+    if min(len(a), len(b)) == 0:
+        empty = np.zeros((0, 2), dtype=np.float32)
+        return 0.0, _NO_PLACEMENT, empty, empty
+    ia, ib = mutual_matches(a, b, cfg.ratio)
+    found = _best_placement(a_pos[ia], b_pos[ib], cfg)
+    pairs = found.inlier_pairs
+    return (
+        found.inliers / min(len(a), len(b)),
+        found,
+        a_pos[ia][pairs],
+        b_pos[ib][pairs],
+    )
 
 
 def inlier_fraction(

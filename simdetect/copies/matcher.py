@@ -34,11 +34,11 @@ import faiss
 import numpy as np
 
 from simdetect.copies.calibration import GumbelFit, fit_gumbel
-from simdetect.copies.geometry import GeometryConfig, inlier_fraction
+from simdetect.copies.geometry import GeometryConfig, Placement, inlier_fraction, placement
 from simdetect.copies.regions import RegionSet
 from simdetect.io.atomic import atomic_path, atomic_write_text
 
-__all__ = ["CopyIndex", "CopyMatch", "MatcherConfig", "Whitening"]
+__all__ = ["CopyIndex", "CopyMatch", "Located", "MatcherConfig", "Whitening"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,22 @@ class CopyMatch:
     score: float
     is_copy: bool
     decided_by: str  # "phash", "geometry", "phash+geometry" or "none"
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a query sits on one indexed work: the evidence behind a geometry score.
+
+    Positions are normalised by each image's long side (as the describer places its
+    cells); ``mirrored`` says the query's mirror-image hash was the closer one.
+    """
+
+    geometry: float
+    placement: Placement
+    query_points: np.ndarray
+    source_points: np.ndarray
+    phash_distance: int
+    mirrored: bool
 
 
 @dataclass(frozen=True)
@@ -273,6 +289,10 @@ class CopyIndex:
             for k in range(self.n_scales)
         ]
 
+    def phash_distances(self, query_phashes: Sequence[str]) -> np.ndarray:
+        """Each work's Hamming distance to the nearest of the query's hashes."""
+        return self._phash_distances(query_phashes)
+
     def _phash_distances(self, query_phashes: Sequence[str]) -> np.ndarray:
         best = np.full(self.n_works, 64, dtype=np.int64)
         for h in query_phashes:
@@ -322,6 +342,42 @@ class CopyIndex:
                 best = max(best, inlier_fraction(qa, qp, ta, tp, self.config.geometry))
         return best
 
+    def locate(self, query_regions: RegionSet, query_phashes: Sequence[str], owner: int) -> Located:
+        """The best-placed scale pair between a query and one work, with its inliers."""
+        query = self._prepare(query_regions, query_phashes)
+        l0, l1 = self._local_starts[owner], self._local_starts[owner + 1]
+        target = self._split_local(
+            self._local_w[l0:l1], self.local_positions[l0:l1], self.local_scales[l0:l1]
+        )
+        best: tuple[float, Placement, np.ndarray, np.ndarray] | None = None
+        for a in range(len(query.local)):
+            for b in range(len(target)):
+                if a and b:  # the same pairs as _geometry, so the same score
+                    continue
+                qa, qp = query.local[a]
+                ta, tp = target[b]
+                found = placement(qa, qp, ta, tp, self.config.geometry)
+                if best is None or found[0] > best[0]:
+                    best = found
+        assert best is not None
+        dists = [bin(int(self._phash_ints[owner]) ^ int(h, 16)).count("1") for h in query.phashes]
+        nearest = int(np.argmin(dists))
+        return Located(
+            geometry=best[0],
+            placement=best[1],
+            query_points=best[2],
+            source_points=best[3],
+            phash_distance=int(dists[nearest]),
+            mirrored=nearest > 0,
+        )
+
+    def p_values(self, phash_distance: int, geometry: float) -> dict[str, float]:
+        """Tail probability of each deciding signal under its fitted leave-one-out null."""
+        return {
+            "phash": self.fits["phash"].tail(-float(phash_distance)),
+            "geometry": self.fits["geometry"].tail(geometry),
+        }
+
     def _prepare(self, query: RegionSet, phashes: Sequence[str]) -> _Query:
         return _Query(
             regions=self.region_whitening.apply(query.regions),
@@ -337,11 +393,14 @@ class CopyIndex:
         query_phashes: Sequence[str],
         top_k: int = 5,
         exclude: Collection[int] = (),
+        extra: Collection[int] = (),
     ) -> list[CopyMatch]:
         """Best candidate sources, strongest first.
 
         ``query_phashes`` should hold the hash of the query and of its mirror image.
         ``exclude`` drops works from consideration (e.g. a collage's known other tiles).
+        ``extra`` adds candidates found by other means (a caller's nearest works by
+        another descriptor), checked exactly like the short list.
         """
         query = self._prepare(query_regions, query_phashes)
         exclude = set(exclude)
@@ -349,7 +408,8 @@ class CopyIndex:
         sims = self._owner_similarities(query.regions, exclude)
         shortlist = sorted(sims, key=sims.__getitem__, reverse=True)[: self.config.shortlist]
         hash_hits = [int(i) for i in np.flatnonzero(dists <= self.phash_threshold)]
-        candidates = list(dict.fromkeys(shortlist + [i for i in hash_hits if i not in exclude]))
+        more = [int(i) for i in (*hash_hits, *extra) if int(i) not in exclude]
+        candidates = list(dict.fromkeys(shortlist + more))
         z_needed = GumbelFit.z_at(self.signal_fpr)
         matches = []
         for c in candidates:
