@@ -369,18 +369,23 @@ class CopyDetector:
 
     def check(
         self,
-        image: Image.Image,
+        image: Image.Image | Callable[[], Image.Image],
         cosines: np.ndarray | None = None,
         size: tuple[int, int] | None = None,
+        hashes: Sequence[str] | None = None,
     ) -> tuple[CopyCheck, CopyFinding | None]:
         """The copy verdict for one suspect.
 
-        ``cosines`` are the style similarities to ``works`` (same order), as the scan
-        computed them; ``size`` is the suspect's pixel size as stored (defaults to the
-        image's), so coordinates are reported in the file's own pixels.
+        ``image`` may be a callable that decodes it: with ``hashes`` given (the scan
+        already has the suspect's perceptual hash), a closed gate never decodes the
+        file again. ``cosines`` are the style similarities to ``works`` (same order),
+        as the scan computed them; ``size`` is the suspect's pixel size as stored
+        (defaults to the image's), so coordinates are in the file's own pixels.
         """
-        prepared = prepare_for_copies(image)
-        hashes = copy_hashes(prepared)
+        prepared: Image.Image | None = None
+        if hashes is None:
+            prepared = prepare_for_copies(image() if callable(image) else image)
+            hashes = copy_hashes(prepared)
         distances = self.index.phash_distances(hashes)
         base = CopyCheck(
             state=STATE_NO_COPY,
@@ -393,6 +398,12 @@ class CopyDetector:
             base.gate = "closed"
             base.gate_reason = "no indexed work close enough by pHash or style similarity"
             return base, None
+        if prepared is None:
+            prepared = prepare_for_copies(image() if callable(image) else image)
+        hashes = copy_hashes(prepared)
+        if size is None:
+            original = image if isinstance(image, Image.Image) else prepared
+            size = original.size
         base.gate, base.gate_reason = "passed", why
         regions = self.describer.describe_query(prepared)
         # The style descriptor's nearest works join the region short list: on edited
@@ -414,7 +425,7 @@ class CopyDetector:
             work,
             best.decided_by,
             located,
-            size or image.size,
+            size,
             phash_threshold=self.index.phash_threshold,
             geometry_threshold=self.index.threshold,
             embedding_similarity=best.embedding_similarity,
