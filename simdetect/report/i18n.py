@@ -123,6 +123,51 @@ STRINGS: dict[str, tuple[str, str]] = {
         "at least {needed} are needed.",
     ),
     "reason.other": ("无法判定：{reason}", "No decision: {reason}"),
+    "copy.badge": ("编辑后的复制品", "Edited copy"),
+    "copy.title": ("编辑后的复制品：{work}", "Edited copy of {work}"),
+    "copy.text": (
+        "该图像是「{artist}」已收录作品「{work}」经编辑（裁剪、旋转、缩放、重新压缩或镜像等）"
+        "后的复制品。判定依据：{signal}。一件并非复制品的作品呈现同样强信号的概率约为 {p}"
+        "（判定阈值对应的误报率为 {fpr}）。",
+        "This image is an edited copy (cropped, turned, scaled, re-compressed or mirrored) "
+        "of the indexed work {work} by {artist}. Decided by: {signal}. The chance that a work "
+        "which is not a copy shows a signal this strong is about {p} (the threshold allows "
+        "{fpr} false matches).",
+    ),
+    "copy.signal.geometry": (
+        "局部特征在同一几何变换下一致匹配（{share} 的特征单元）",
+        "local features that match under one geometric transform ({share} of the cells)",
+    ),
+    "copy.signal.phash": (
+        "感知哈希几乎相同（汉明距离 {distance}）",
+        "nearly identical perceptual hashes (Hamming distance {distance})",
+    ),
+    "copy.signal.phash+geometry": (
+        "感知哈希几乎相同（汉明距离 {distance}），且局部特征在同一几何变换下一致匹配"
+        "（{share} 的特征单元）",
+        "nearly identical perceptual hashes (Hamming distance {distance}) and local features "
+        "that match under one geometric transform ({share} of the cells)",
+    ),
+    "copy.transform": (
+        "相对原作：旋转 {rotation}°，缩放 {scale} 倍{mirror}",
+        "Relative to the source: turned {rotation}°, scaled {scale}×{mirror}",
+    ),
+    "copy.mirrored": ("，左右镜像", ", mirrored"),
+    "copy.suspect": (
+        "可疑图像（红框：与原作匹配的区域）",
+        "Suspect (red: the region that matches)",
+    ),
+    "copy.source": (
+        "已收录原作（红框：该区域在原作中的位置）",
+        "Indexed source (red: where it sits)",
+    ),
+    "copy.style_separate": (
+        "风格判定与复制判定相互独立：下方的风格结论不会推翻复制结论。",
+        "The style verdict below is a separate question and does not clear the copy.",
+    ),
+    "copy.none": ("未发现已收录作品的编辑复制品。", "No edited copy of an indexed work was found."),
+    "copy.not_checked": ("未进行复制检测：{reason}", "No copy check was made: {reason}"),
+    "copy.fact": ("复制检测", "Copy check"),
     "fact.relative": ("相对得分", "Relative score"),
     "fact.relative.value": (
         "{value}（判定阈值 {threshold}；数值越高表示越接近。"
