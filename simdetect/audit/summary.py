@@ -4,6 +4,11 @@ Computed from the finished `results.parquet` alone, read in record batches, so t
 summary always agrees with the rows and costs constant memory. Flag rates count every
 artist whose decision was true (`flagged_artists`, all artists, not only the stored
 top ones); histograms use the scores stored in `ranking` (each suspect's top artists).
+
+"Undecided" is counted next to "flagged" everywhere: a decision that could not be made
+(too few impostor works, no calibration) is not a "no", and an audit whose every
+decision was undecided must not read as "0 flagged". Copies (the separate copy verdict)
+are counted on their own.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ HIST_ARTISTS = 6
 @dataclass
 class ArtistCounts:
     flagged: int = 0
+    undecided: int = 0
     ranked_first: int = 0
     scores_seen: int = 0
     hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, dtype=np.int64))
@@ -42,6 +48,15 @@ class AuditSummary:
     flagged: int
     edges: np.ndarray
     artists: dict[str, ArtistCounts]
+    undecided: int = 0  # suspects not flagged with at least one undecided artist
+    copies: int = 0  # suspects the copy verdict declared an edited copy of a work
+
+    def headline(self) -> str:
+        """The counts a reader must see together, in one line."""
+        return (
+            f"{self.examined} examined, {self.flagged} flagged, {self.undecided} undecided, "
+            f"{self.copies} copies, {self.errors} errors"
+        )
 
     @property
     def examined(self) -> int:
@@ -94,18 +109,29 @@ def summarize(results: Path, artists: Sequence[str]) -> AuditSummary:
     lo, hi = _score_range(results)
     edges = np.linspace(lo, hi, HIST_BINS + 1)
     counts = {a: ArtistCounts() for a in artists}
-    rows = errors = flagged = 0
-    for b in _batches(results, ["error", "flagged", "flagged_artists", "ranking"]):
-        for error, flag, names, ranking in zip(
-            b["error"], b["flagged"], b["flagged_artists"], b["ranking"], strict=True
+    rows = errors = flagged = undecided = copies = 0
+    columns = ["error", "flagged", "flagged_artists", "undecided_artists", "ranking", "copy_state"]
+    for b in _batches(results, columns):
+        for error, flag, names, open_names, ranking, copy_state in zip(
+            b["error"],
+            b["flagged"],
+            b["flagged_artists"],
+            b["undecided_artists"],
+            b["ranking"],
+            b["copy_state"],
+            strict=True,
         ):
             rows += 1
             if error is not None:
                 errors += 1
                 continue
             flagged += bool(flag)
+            undecided += bool(not flag and open_names)
+            copies += copy_state == "copy"
             for name in names or []:
                 counts.setdefault(name, ArtistCounts()).flagged += 1
+            for name in open_names or []:
+                counts.setdefault(name, ArtistCounts()).undecided += 1
             for i, entry in enumerate(ranking or []):
                 c = counts.setdefault(entry["artist"], ArtistCounts())
                 if i == 0:
@@ -115,22 +141,35 @@ def summarize(results: Path, artists: Sequence[str]) -> AuditSummary:
                     c.scores_seen += 1
                     k = int(np.searchsorted(edges, s, side="right")) - 1
                     c.hist[min(max(k, 0), HIST_BINS - 1)] += 1
-    return AuditSummary(rows, errors, flagged, edges, counts)
+    return AuditSummary(rows, errors, flagged, edges, counts, undecided, copies)
 
 
 def flag_rates_csv(summary: AuditSummary) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["artist", "examined", "flagged", "flag_rate", "ranked_first"])
+    w.writerow(
+        [
+            "artist",
+            "examined",
+            "flagged",
+            "flag_rate",
+            "undecided",
+            "undecided_rate",
+            "ranked_first",
+        ]
+    )
     order = sorted(summary.artists.items(), key=lambda kv: (-kv[1].flagged, kv[0]))
     for name, c in order:
         rate = summary.flag_rate(name)
+        open_rate = c.undecided / summary.examined if summary.examined else math.nan
         w.writerow(
             [
                 name,
                 summary.examined,
                 c.flagged,
                 "" if math.isnan(rate) else f"{rate:.6f}",
+                c.undecided,
+                "" if math.isnan(open_rate) else f"{open_rate:.6f}",
                 c.ranked_first,
             ]
         )
@@ -166,12 +205,17 @@ def plot_png(summary: AuditSummary, path: Path) -> None:
     )
     names = [n for n, _ in shown][::-1]
     rates = [100 * summary.flag_rate(n) if summary.examined else 0.0 for n in names]
-    ax1.barh(names, rates, color="#c0392b")
-    ax1.set_xlabel("flag rate (% of examined suspects with decision true)")
-    ax1.set_title(
-        f"Flag rate per artist — {summary.examined} examined, {summary.flagged} flagged, "
-        f"{summary.errors} errors"
-    )
+    open_rates = [
+        100 * summary.artists[n].undecided / summary.examined if summary.examined else 0.0
+        for n in names
+    ]
+    # Undecided stacked after flagged, in another colour: a bar of only undecided must
+    # never look like an artist nobody imitates.
+    ax1.barh(names, rates, color="#c0392b", label="flagged (decision true)")
+    ax1.barh(names, open_rates, left=rates, color="#d4a017", label="undecided (no decision)")
+    ax1.set_xlabel("% of examined suspects: flagged, then undecided")
+    ax1.legend(fontsize="small", loc="lower right")
+    ax1.set_title(f"Per artist — {summary.headline()}", fontsize="medium")
     centres = (summary.edges[:-1] + summary.edges[1:]) / 2
     ranked = sorted(summary.artists.items(), key=lambda kv: (-kv[1].scores_seen, kv[0]))
     for name, c in ranked[:HIST_ARTISTS]:

@@ -51,6 +51,7 @@ AUDIT_SCHEMA = pa.schema(
         ("error", pa.string()),
         ("flagged", pa.bool_()),
         ("flagged_artists", pa.list_(pa.string())),
+        ("undecided_artists", pa.list_(pa.string())),
         ("top_artist", pa.string()),
         ("top_score", pa.float64()),
         ("top_p_value", pa.float64()),
@@ -65,6 +66,13 @@ AUDIT_SCHEMA = pa.schema(
         ("phash", pa.string()),
         ("backbone", pa.string()),
         ("index_snapshot", pa.string()),
+        ("copy_state", pa.string()),
+        ("copy_source_path", pa.string()),
+        ("copy_source_sha256", pa.string()),
+        ("copy_source_artist", pa.string()),
+        ("copy_decided_by", pa.string()),
+        ("copy_confidence", pa.float64()),
+        ("copy_p_value", pa.float64()),
     ]
 )
 

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from simdetect import __version__
+from simdetect.report.copy_view import copy_view
 from simdetect.report.i18n import (
     DASH,
     HTML_LANG,
@@ -357,11 +358,17 @@ def _suspect_view(
         }
         for m in scan["matches"]
     ]
+    copy = _copy_finding(suspect, scan, bi, target, thumbs)
     return {
         "name": Path(suspect["path"]).name,
         "path": suspect["path"],
         "sha256": suspect["sha256"],
         "thumb": thumbs.get(suspect["sha256"]),
+        "copy": copy,
+        "copy_check": _copy_check_text(suspect, bi),
+        # A green "below the threshold" next to a copy would read as a clearance: the
+        # style verdict keeps its words but loses its reassuring colour.
+        "verdict_class": f"{verdict} beside-copy" if copy and verdict != "match" else verdict,
         "verdict": verdict,
         "verdict_label": bi.inline(f"verdict.{verdict}"),
         "verdict_text": verdict_text,
@@ -375,6 +382,58 @@ def _suspect_view(
         "provenance": _provenance_rows(suspect["provenance"], bi),
         "provenance_warnings": suspect["provenance"]["warnings"],
     }
+
+
+def _both(key: str, **params: object) -> Localized:
+    return Localized(zh=text(key, "zh", **params), en=text(key, "en", **params))
+
+
+def _copy_finding(
+    suspect: dict[str, Any],
+    scan: dict[str, Any],
+    bi: Bilingual,
+    target: float,
+    thumbs: Mapping[str, str | None],
+) -> dict[str, Any] | None:
+    view = copy_view(suspect, scan.get("width"), scan.get("height"), thumbs)
+    if view is None:
+        return None
+    decided = view["decided_by"]
+    if decided not in {"phash", "geometry", "phash+geometry"}:
+        decided = "geometry"
+    signal = _both(
+        f"copy.signal.{decided}",
+        distance=view["phash_distance"],
+        share=format_share(view["geometry"]),
+    )
+    work, artist = view["source_name"], view["source_artist"]
+    p, fpr = format_p(view["p_value"]), format_share(target)
+    view["title"] = bi.inline("copy.title", work=work)
+    view["text"] = bi.value(
+        Localized(
+            zh=text("copy.text", "zh", work=work, artist=artist, signal=signal.zh, p=p, fpr=fpr),
+            en=text("copy.text", "en", work=work, artist=artist, signal=signal.en, p=p, fpr=fpr),
+        )
+    )
+    mirror = _both("copy.mirrored") if view["mirrored"] else Localized("", "")
+    rotation, scale = f"{view['rotation']:+.1f}", f"{view['scale']:.2f}"
+    view["transform"] = bi.value(
+        Localized(
+            zh=text("copy.transform", "zh", rotation=rotation, scale=scale, mirror=mirror.zh),
+            en=text("copy.transform", "en", rotation=rotation, scale=scale, mirror=mirror.en),
+        )
+    )
+    return view
+
+
+def _copy_check_text(suspect: dict[str, Any], bi: Bilingual) -> Markup | None:
+    """One line for suspects without a copy: checked and none found, or why not checked."""
+    check = suspect.get("copy_check")
+    if not check or suspect.get("copy"):
+        return None
+    if check["state"] == "not_checked":
+        return bi.value(_both("copy.not_checked", reason=check.get("reason") or ""))
+    return bi.inline("copy.none")
 
 
 def verify_command(json_path: Path | str, index_path: str) -> str:

@@ -177,7 +177,10 @@ def input_files(scan: CaseScan) -> list[dict[str, Any]]:
     by_key = {(p, s): i for i, (p, s) in enumerate(zip(meta["path"], meta["sha256"], strict=True))}
     seen: set[tuple[str, str]] = set()
     for row in scan.rows:
-        for match in row["matches"]:
+        # The copy verdict's source is evidence too: listed (and hashed) like a match.
+        copy = row.get("copy")
+        sources = [copy["source"]] if copy else []
+        for match in [*sources, *row["matches"]]:
             key = (match["path"], match["sha256"])
             if key in seen:
                 continue
@@ -269,6 +272,8 @@ def build_record(case: CaseInfo, scan: CaseScan, created_at: str | None = None) 
                 "sha256": row["sha256"],
                 "claimant": claimant,
                 "near_duplicates": near_duplicates(row),
+                "copy": row.get("copy"),
+                "copy_check": row.get("copy_check"),
                 "provenance": read_provenance(row["suspect"]).to_dict(),
                 "scan": row,
             }
