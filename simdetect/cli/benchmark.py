@@ -16,6 +16,7 @@ from simdetect.cli.common import (
     DEFAULT_INDEX,
     BatchOpt,
     IndexOpt,
+    WorkersOpt,
     console,
     err_console,
     fail,
@@ -35,7 +36,7 @@ def benchmark_throughput(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Images sampled per corpus.")] = 512,
     batch_size: BatchOpt = 32,
-    workers: Annotated[int, typer.Option("--workers", help="Decode threads.")] = 2,
+    workers: WorkersOpt = 2,
     rounds: Annotated[
         int,
         typer.Option("--rounds", help="Alternating runs of each; the medians are reported."),
@@ -193,8 +194,8 @@ def benchmark_audit_cmd(
     index_fraction: Annotated[
         float, typer.Option("--index-fraction", help="Share of each artist's works indexed.")
     ] = 0.2,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 32,
-    workers: Annotated[int, typer.Option("--workers", help="Decode threads.")] = 2,
+    batch_size: BatchOpt = 32,
+    workers: WorkersOpt = 2,
     memory: Annotated[
         bool,
         typer.Option("--memory/--no-memory", help="Also measure peak memory at N and 10N."),

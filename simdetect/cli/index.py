@@ -13,10 +13,13 @@ from rich.table import Table
 from simdetect.cli.common import (
     DEFAULT_INDEX,
     DEFAULT_MAX_PIXELS,
+    BackboneNewOpt,
+    BackgroundOpt,
     BatchOpt,
     CommitOpt,
     IndexOpt,
     MaxPixelsOpt,
+    SkippedCsvOpt,
     console,
     fail,
     progress_bar,
@@ -87,16 +90,12 @@ def index_add(
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
     artist: Annotated[str, typer.Option("--artist", "-a", help="Artist the works belong to.")],
     index: IndexOpt = DEFAULT_INDEX,
-    backbone: Annotated[
-        str | None, typer.Option("--backbone", "-b", help="Backbone for a new index.")
-    ] = None,
-    background: Annotated[
-        bool, typer.Option("--background", help="Add as background (never reported as a match).")
-    ] = False,
+    backbone: BackboneNewOpt = None,
+    background: BackgroundOpt = False,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     batch_size: BatchOpt = 32,
     commit_every: CommitOpt = DEFAULT_COMMIT_EVERY,
-    skipped_csv: Annotated[Path | None, typer.Option(help="Where to write skipped files.")] = None,
+    skipped_csv: SkippedCsvOpt = None,
     engine: EngineOpt = Engine.local,
     address: AddressOpt = None,
     ray_actors: RayActorsOpt = None,
@@ -131,16 +130,12 @@ def index_add(
 def index_add_tree(
     root: Annotated[Path, typer.Argument(help="Folder with one sub-folder per artist.")],
     index: IndexOpt = DEFAULT_INDEX,
-    backbone: Annotated[
-        str | None, typer.Option("--backbone", "-b", help="Backbone for a new index.")
-    ] = None,
-    background: Annotated[
-        bool, typer.Option("--background", help="Add as background (never reported as a match).")
-    ] = False,
+    backbone: BackboneNewOpt = None,
+    background: BackgroundOpt = False,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     batch_size: BatchOpt = 32,
     commit_every: CommitOpt = DEFAULT_COMMIT_EVERY,
-    skipped_csv: Annotated[Path | None, typer.Option(help="Where to write skipped files.")] = None,
+    skipped_csv: SkippedCsvOpt = None,
     engine: EngineOpt = Engine.local,
     address: AddressOpt = None,
     ray_actors: RayActorsOpt = None,

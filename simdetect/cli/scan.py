@@ -14,8 +14,10 @@ from simdetect.cli.common import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_TARGET_FPR,
     BatchOpt,
+    FprOpt,
     IndexOpt,
     MaxPixelsOpt,
+    TopKOpt,
     console,
     fail,
     progress_bar,
@@ -121,15 +123,13 @@ def run_scan(
 def scan_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Suspect image files or folders.")],
     index: IndexOpt = DEFAULT_INDEX,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to list.")] = 5,
+    top_k: TopKOpt = 5,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write results to .jsonl, .csv or .parquet.")
     ] = None,
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     batch_size: BatchOpt = 16,
-    fpr: Annotated[
-        float, typer.Option("--fpr", help="Target false-positive rate for the decision.")
-    ] = DEFAULT_TARGET_FPR,
+    fpr: FprOpt = DEFAULT_TARGET_FPR,
 ) -> None:
     """Score suspect images against an index and rank the indexed artists."""
     if top_k < 1:
