@@ -26,6 +26,19 @@ def check_output_path(path: Path) -> None:
         )
 
 
+def copy_columns(copy: dict[str, Any] | None, check: dict[str, Any] | None) -> dict[str, Any]:
+    """The copy verdict as flat columns (the same names in scan CSV/Parquet and audits)."""
+    return {
+        "copy_state": check["state"] if check else None,
+        "copy_source_path": copy["source"]["path"] if copy else None,
+        "copy_source_sha256": copy["source"]["sha256"] if copy else None,
+        "copy_source_artist": copy["source"]["artist"] if copy else None,
+        "copy_decided_by": copy["decided_by"] if copy else None,
+        "copy_confidence": copy["confidence"] if copy else None,
+        "copy_p_value": copy["p_value"] if copy else None,
+    }
+
+
 def flatten_rows(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per (suspect, ranked artist); suspects that failed keep one row with the error."""
     flat = []
@@ -39,6 +52,8 @@ def flatten_rows(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "best_match_similarity": row["matches"][0]["similarity"] if row["matches"] else None,
             "backbone": row.get("backbone"),
             "index_snapshot": row.get("index_snapshot"),
+            # The copy verdict, flattened as audit rows name it.
+            **copy_columns(row.get("copy"), row.get("copy_check")),
         }
         if not row["ranking"]:
             flat.append({**base, "rank": None, "artist": None})

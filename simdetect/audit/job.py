@@ -33,7 +33,9 @@ from simdetect.index.lock import IndexLock, IndexLocked
 from simdetect.index.store import open_index
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.outputs import copy_columns
 from simdetect.scan import ArtistScore, Match, Scanner, ScanParams, open_scanner
+from simdetect.scan.copies import file_loader
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 
 __all__ = ["AuditOptions", "AuditOutcome", "EmbedFn", "run_audit"]
@@ -58,6 +60,7 @@ class AuditOptions:
     workers: int = 2
     chunk_rows: int = 4096
     max_pixels: int = DEFAULT_MAX_PIXELS
+    copies: bool = True  # the copy verdict per row (copy_* columns)
 
     def check(self) -> None:
         if self.top_artists < 1:
@@ -122,12 +125,19 @@ class _RowMaker:
             "error": reason,
             "flagged": False,
             "flagged_artists": [],
+            "undecided_artists": [],
             "ranking": [],
             **self.context,
         }
 
     def scored(
-        self, item: AuditInput, rec: ImageRecord, ranking: list[ArtistScore], matches: list[Match]
+        self,
+        item: AuditInput,
+        rec: ImageRecord,
+        ranking: list[ArtistScore],
+        matches: list[Match],
+        copy: dict[str, Any] | None = None,
+        copy_check: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         flagged = [r.artist for r in ranking if r.decision]
         top = ranking[: self.top_artists]
@@ -139,6 +149,8 @@ class _RowMaker:
             "error": None,
             "flagged": bool(flagged),
             "flagged_artists": flagged,
+            "undecided_artists": [r.artist for r in ranking if r.decision is None],
+            **copy_columns(copy, copy_check),
             "top_artist": top[0].artist if top else None,
             "top_score": _round(top[0].score) if top else None,
             "top_p_value": _round(top[0].p_value) if top else None,
@@ -206,7 +218,13 @@ def audit_chunk(
             item = pending.popleft()
             if ri < len(batch.records) and batch.records[ri].path == item.path:
                 ranking, matches = scored[ri]
-                rows.append(rows_for.scored(item, batch.records[ri], ranking, matches))
+                rec = batch.records[ri]
+                copy, check = scanner.copy_verdict(
+                    rec,
+                    batch.vectors[ri],
+                    file_loader(rec, LoadLimits(max_pixels=options.max_pixels)),
+                )
+                rows.append(rows_for.scored(item, rec, ranking, matches, copy, check))
                 ri += 1
             elif si < len(batch.skipped) and batch.skipped[si].path == item.path:
                 rows.append(rows_for.error(item, batch.skipped[si].reason))
@@ -235,6 +253,7 @@ def _settings(source: Path, index: Path, scanner: Scanner, options: AuditOptions
         "batch_size": options.batch_size,
         "chunk_rows": options.chunk_rows,
         "max_pixels": options.max_pixels,
+        "copies": options.copies,
     }
 
 
@@ -328,7 +347,9 @@ def run_audit(
     started = time.perf_counter()
     describe_source(source)  # a missing source fails before anything loads
     snap = open_index(index)
-    scanner = open_scanner(snap, ScanParams(top_k=1, target_fpr=options.target_fpr))
+    scanner = open_scanner(
+        snap, ScanParams(top_k=1, target_fpr=options.target_fpr, copies=options.copies)
+    )
     settings = _settings(source, index, scanner, options)
     artists = [
         n for n, bg in zip(scanner.table.names, scanner.table.background, strict=True) if not bg

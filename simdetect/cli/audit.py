@@ -40,19 +40,35 @@ def _print_outcome(outcome: AuditOutcome) -> None:
         console.print(f"{outcome.out} is already complete; summary refreshed")
     elif outcome.resumed_from:
         console.print(f"resumed after {outcome.resumed_from} inputs already done")
-    console.print(
-        f"audited [bold]{outcome.rows}[/] inputs: {outcome.flagged} flagged, "
-        f"{outcome.errors} errors, in {outcome.seconds:.1f}s"
-    )
     s = outcome.summary
+    counts = (
+        s.headline() if s is not None else f"{outcome.flagged} flagged, {outcome.errors} errors"
+    )
+    console.print(
+        f"audited [bold]{outcome.rows}[/] inputs: {counts}, in {outcome.seconds:.1f}s",
+        highlight=False,
+    )
+    if s is not None and s.examined and s.undecided:
+        console.print(
+            f"[yellow]{s.undecided} of {s.examined} suspects are undecided[/]: no decision "
+            "could be made for at least one artist (too few works by other artists in the "
+            'index, or no calibration); undecided is not "not flagged"',
+            highlight=False,
+        )
     if s is not None and s.examined:
-        top = sorted(s.artists.items(), key=lambda kv: (-kv[1].flagged, kv[0]))[:10]
+        top = sorted(s.artists.items(), key=lambda kv: (-kv[1].flagged, -kv[1].undecided, kv[0]))
         table = Table(title="Flag rate per artist (top 10)")
         table.add_column("artist", overflow="fold")
         table.add_column("flagged", justify="right")
         table.add_column("flag rate", justify="right")
-        for name, c in top:
-            table.add_row(escape(name), str(c.flagged), f"{100 * s.flag_rate(name):.2f}%")
+        table.add_column("undecided", justify="right")
+        for name, c in top[:10]:
+            table.add_row(
+                escape(name),
+                str(c.flagged),
+                f"{100 * s.flag_rate(name):.2f}%",
+                f"{c.undecided} ({100 * c.undecided / s.examined:.2f}%)",
+            )
         console.print(table)
     console.print(f"results: {escape(str(outcome.out))}")
     if outcome.files is not None:
@@ -97,6 +113,13 @@ def audit_cmd(
     address: AddressOpt = None,
     ray_actors: RayActorsOpt = None,
     ray_gpus: RayGpusOpt = 0.0,
+    copies: Annotated[
+        bool,
+        typer.Option(
+            "--copies/--no-copies",
+            help="Also decide whether each image is an edited copy of an indexed work.",
+        ),
+    ] = True,
 ) -> None:
     """Audit many images against an index into Parquet, with a checkpoint and a summary."""
     from simdetect.audit.job import AuditOptions, run_audit
@@ -108,6 +131,7 @@ def audit_cmd(
         workers=workers,
         chunk_rows=chunk_rows,
         max_pixels=max_pixels,
+        copies=copies,
     )
     with user_errors():
         embed = select_embed(engine, address, ray_actors, ray_gpus)

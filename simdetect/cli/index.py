@@ -40,6 +40,7 @@ from simdetect.defaults import (
     DEFAULT_COMMIT_EVERY,
     DEFAULT_MIN_RECALL,
     DEFAULT_QUERIES,
+    DEFAULT_TARGET_FPR,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +50,29 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Build and inspect an index of artists' works.", no_args_is_help=True)
 
 TYPE_HELP = f"Index type: {', '.join((ANN_AUTO, *ANN_TYPES))}."
+
+
+def warn_if_undecidable(
+    artists: dict[str, int], background: int, index_dir: Path, fpr: float = DEFAULT_TARGET_FPR
+) -> None:
+    """Say now, not at scan time, when every suspect would be undecided at the default rate."""
+    from simdetect.scoring.readiness import impostors_needed, shortfalls
+
+    short = shortfalls(artists, background, fpr)
+    if not short:
+        return
+    needed = impostors_needed(fpr)
+    worst = max(s.missing for s in short)
+    names = ", ".join(escape(s.artist) for s in short[:5]) + (" …" if len(short) > 5 else "")
+    console.print(
+        f"[yellow]warning:[/] this index cannot decide at a {fpr:.0%} false-positive rate yet: "
+        f"a decision needs at least {needed} works by other artists (about 1/fpr − 1), and "
+        f"{len(short)} artist(s) have fewer ({names}); add at least {worst} more works by "
+        "other artists, e.g. a background set: "
+        f"simdetect index add-tree FOLDER --background --index {escape(str(index_dir))} "
+        "(one sub-folder per painter). Until then every decision is 'undecided'.",
+        highlight=False,
+    )
 
 
 def report_add(summary: AddSummary, index_dir: Path, skipped_csv: Path | None) -> None:
@@ -63,6 +87,8 @@ def report_add(summary: AddSummary, index_dir: Path, skipped_csv: Path | None) -
         f"skipped {len(summary.skipped)}{total} ({index_dir})",
         highlight=False,
     )
+    if m is not None:
+        warn_if_undecidable(m.artists, sum(m.background.values()), index_dir)
     for path, owner in summary.conflicts:
         console.print(f"[yellow]not added:[/] {path}: same file already indexed under {owner!r}")
     if summary.skipped:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simdetect.cli.common import (
@@ -47,6 +48,36 @@ def _decision(decision: bool | None) -> str:
     return "[bold red]MATCH[/]" if decision else "[green]no[/]"
 
 
+def _copy_cell(r: ScanResult) -> str:
+    if r.copy:
+        src = r.copy["source"]
+        return (
+            f"[bold red]COPY[/] {escape(_short(src['path']))} ({escape(src['artist'])}, "
+            f"{r.copy['decided_by']}, p {r.copy['p_value']:.2g})"
+        )
+    if r.copy_check and r.copy_check["state"] == "not_checked":
+        return "[dim]not checked[/]"
+    return "no" if r.copy_check else "—"
+
+
+def scan_counts(results: list[ScanResult]) -> str:
+    """Flagged, undecided and not flagged side by side: undecided is never shown as no."""
+    ok = [r for r in results if not r.error]
+    flagged = sum(1 for r in ok if any(a.decision for a in r.ranking))
+    undecided = sum(
+        1
+        for r in ok
+        if not any(a.decision for a in r.ranking)
+        and (not r.ranking or any(a.decision is None for a in r.ranking))
+    )
+    copies = sum(1 for r in ok if r.copy)
+    errors = len(results) - len(ok)
+    return (
+        f"{len(ok)} scanned: {flagged} flagged, {undecided} undecided, "
+        f"{len(ok) - flagged - undecided} not flagged; {copies} edited copies; {errors} skipped"
+    )
+
+
 def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
     table = Table(
         title="Scan results",
@@ -59,9 +90,10 @@ def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
     table.add_column("p", justify="right")
     table.add_column("decision")
     table.add_column("nearest work (cosine)", overflow="fold")
+    table.add_column("edited copy of", overflow="fold")
     for r in results:
         if r.error:
-            table.add_row(_short(r.suspect), f"[red]skipped: {r.error}[/]", "", "", "", "")
+            table.add_row(_short(r.suspect), f"[red]skipped: {r.error}[/]", "", "", "", "", "")
             continue
         nearest = (
             f"{_short(r.matches[0].path)} ({_fmt(r.matches[0].similarity)})" if r.matches else "—"
@@ -74,9 +106,11 @@ def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
                 _fmt(a.p_value, 4),
                 _decision(a.decision),
                 nearest if i == 0 else "",
+                _copy_cell(r) if i == 0 else "",
                 end_section=i == min(show, len(r.ranking)) - 1,
             )
     console.print(table)
+    console.print(scan_counts(results), highlight=False)
     notes = {r.note for r in results if r.note}
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
@@ -90,6 +124,7 @@ def run_scan(
     limits: LoadLimits,
     batch_size: int,
     target_fpr: float = DEFAULT_TARGET_FPR,
+    copies: bool = True,
 ) -> tuple[list[ScanResult], list[dict[str, Any]]]:
     from simdetect.index.build import backbone_for_index, expand_paths
     from simdetect.io.walk import SkipRecord
@@ -98,7 +133,7 @@ def run_scan(
 
     if out is not None:
         check_output_path(out)
-    scanner = open_scanner(index, ScanParams(top_k=top_k, target_fpr=target_fpr))
+    scanner = open_scanner(index, ScanParams(top_k=top_k, target_fpr=target_fpr, copies=copies))
     backbone = backbone_for_index(index, None)
     skipped: list[SkipRecord] = []
     files = expand_paths(paths, skipped)
@@ -130,6 +165,13 @@ def scan_cmd(
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     batch_size: BatchOpt = 16,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
+    copies: Annotated[
+        bool,
+        typer.Option(
+            "--copies/--no-copies",
+            help="Also decide whether each suspect is an edited copy of an indexed work.",
+        ),
+    ] = True,
 ) -> None:
     """Score suspect images against an index and rank the indexed artists."""
     if top_k < 1:
@@ -147,6 +189,7 @@ def scan_cmd(
             LoadLimits(max_pixels=max_pixels),
             batch_size,
             fpr,
+            copies,
         )
     print_scan_table(results)
     if out is not None:

@@ -56,6 +56,8 @@ class ScanResult:
     phash: str | None = None
     error: str | None = None
     note: str | None = None
+    copy: dict[str, Any] | None = None  # the copy verdict (copies/SCHEMA.md), or None
+    copy_check: dict[str, Any] | None = None  # what the copy check did; None on error rows
 
     def to_json(self, context: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -71,6 +73,8 @@ class ScanResult:
             "phash": self.phash,
             "error": self.error,
             "note": self.note,
+            "copy": self.copy,
+            "copy_check": self.copy_check,
         }
         row.update(context)
         return row

@@ -26,6 +26,7 @@ from simdetect.io.hashing import phash_distance
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import LoadLimits
 from simdetect.scan.calibrate import artist_table, load_or_compute
+from simdetect.scan.copies import CopyStep, ImageSource, file_loader
 from simdetect.scan.result import (
     SCHEMA_VERSION,
     ArtistScore,
@@ -53,6 +54,7 @@ class ScanParams:
     top_k: int = 5
     target_fpr: float = DEFAULT_TARGET_FPR
     scoring: ScoringParams = field(default_factory=ScoringParams)
+    copies: bool = True  # also give the copy verdict (simdetect.copies)
 
 
 class Scanner:
@@ -82,6 +84,7 @@ class Scanner:
         self._phashes = meta["phash"].tolist()
         self._is_bg = (meta["role"] == "background").to_numpy()
         self._radii: Any = None  # approximate indexes: work radii computed on first use
+        self.copies = CopyStep(snapshot, self.params.target_fpr) if self.params.copies else None
 
     def context(self) -> dict[str, Any]:
         """Fields added to every output row so a row can be traced to its method and index."""
@@ -233,16 +236,36 @@ class Scanner:
             for i in top
         ]
 
+    def copy_verdict(
+        self, rec: ImageRecord, vector: np.ndarray, image: ImageSource | None = None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(copy, copy_check) for one embedded image; (None, None) when copies are off.
+
+        ``image`` gives the pixels when the gate opens (an upload's bytes); by default
+        the file at ``rec.path`` is read again.
+        """
+        if self.copies is None:
+            return None, None
+        return self.copies.check(rec, vector, image or file_loader(rec))
+
     def score_records(
-        self, records: Sequence[ImageRecord], vectors: np.ndarray, note: str | None = None
+        self,
+        records: Sequence[ImageRecord],
+        vectors: np.ndarray,
+        note: str | None = None,
+        images: Sequence[ImageSource] | None = None,
     ) -> list[ScanResult]:
         """Results for images already embedded (one batch: uploads, audit chunks, files)."""
         scored = self.score_vectors(vectors, [r.phash for r in records])
         note = note if note is not None else self.calibration.reason
-        return [
-            result_from_record(rec, ranking, matches, note)
-            for rec, (ranking, matches) in zip(records, scored, strict=True)
-        ]
+        results = []
+        for i, (rec, (ranking, matches)) in enumerate(zip(records, scored, strict=True)):
+            result = result_from_record(rec, ranking, matches, note)
+            result.copy, result.copy_check = self.copy_verdict(
+                rec, vectors[i], images[i] if images is not None else None
+            )
+            results.append(result)
+        return results
 
     def scan_files(
         self,
@@ -276,4 +299,5 @@ class Scanner:
         ):
             for skip in batch.skipped:
                 yield ScanResult(suspect=skip.path, sha256=None, error=skip.reason)
-            yield from self.score_records(batch.records, batch.vectors, note)
+            loaders = [file_loader(r, limits) for r in batch.records]
+            yield from self.score_records(batch.records, batch.vectors, note, loaders)

@@ -36,7 +36,13 @@ from simdetect.scan import ScanParams, open_scanner
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 from simdetect.serve.batching import MicroBatcher, Overloaded, Unavailable
 from simdetect.serve.evidence import CaseReport, Upload, scan_uploads, write_case_report
-from simdetect.serve.uploads import PreparedUpload, UploadStore, client_name, prepare_upload
+from simdetect.serve.uploads import (
+    PreparedUpload,
+    UploadStore,
+    client_name,
+    prepare_upload,
+    upload_pixels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +120,23 @@ class Admission:
         self.active -= 1
 
 
+OUTCOMES = ("scanned", "flagged", "undecided", "not_flagged", "copies")
+
+
+def scan_outcomes(row: dict[str, Any]) -> list[str]:
+    """Which counters one scan row adds to: flagged if any artist's decision was true,
+    else undecided if any was null, else not flagged; copies on their own."""
+    decisions = [entry["decision"] for entry in row.get("ranking") or []]
+    if True in decisions:
+        style = "flagged"
+    elif None in decisions or not decisions:
+        style = "undecided"
+    else:
+        style = "not_flagged"
+    copy = ["copies"] if row.get("copy") else []
+    return ["scanned", style, *copy]
+
+
 def _report_id() -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"R-{stamp}-{secrets.token_hex(4)}"
@@ -130,6 +153,10 @@ class ServeEngine:
         self.params = ScanParams(top_k=config.top_k, target_fpr=config.target_fpr)
         self.scanner = open_scanner(snapshot, self.params, reproducible=True)
         self.context = self.scanner.context()
+        if self.scanner.copies is not None:
+            # Describing the indexed works for copy detection takes a while the first
+            # time; done before the server says it is ready, never inside a request.
+            self.scanner.copies.warm()
         self.limits = LoadLimits(max_pixels=config.max_pixels)
         self.uploads = UploadStore(config.evidence_dir / "uploads")
         self.reports_dir = config.evidence_dir / "reports"
@@ -148,6 +175,8 @@ class ServeEngine:
         )
         self.admission = Admission(config.queue_size)
         self.responses: Counter[int] = Counter()
+        # Scans answered, by verdict: undecided is counted next to flagged, never as "no".
+        self.outcomes: Counter[str] = Counter()
         self.started_at = time.time()
         self.accepting = False
 
@@ -173,8 +202,14 @@ class ServeEngine:
     def _scan_batch(self, items: Sequence[PreparedUpload]) -> list[dict[str, Any]]:
         """One forward pass for the batch, then scoring; runs on the inference thread."""
         vectors = self.backbone.embed(torch.stack([item.tensor for item in items]))
-        results = self.scanner.score_records([item.record for item in items], vectors)
-        return [result.to_json(self.context) for result in results]
+        images = [upload_pixels(item, self.limits) for item in items]
+        results = self.scanner.score_records(
+            [item.record for item in items], vectors, images=images
+        )
+        rows = [result.to_json(self.context) for result in results]
+        for row in rows:
+            self.outcomes.update(scan_outcomes(row))
+        return rows
 
     async def scan(self, data: bytes, filename: str | None) -> dict[str, Any]:
         """One upload's scan row; ImageLoadError for a bad image, Overloaded, Unavailable."""
@@ -291,5 +326,6 @@ class ServeEngine:
             "queued_for_inference": self.batcher.queued,
             "refused_busy": self.admission.refused,
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
+            "scans": {k: self.outcomes.get(k, 0) for k in OUTCOMES},
             "batching": {"enabled": c.batching, **self.batcher.stats.to_dict()},
         }

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from simdetect.backbones.base import Backbone
+from simdetect.copies.verdict import MAX_SIDE
 from simdetect.io.atomic import atomic_write_bytes
 from simdetect.io.hashing import phash, sha256_bytes, sha256_file
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image_bytes
+
+COPY_MIN_SIDE = MAX_SIDE // 2
 
 DEFAULT_UPLOAD_NAME = "upload"
 MAX_NAME_CHARS = 120
@@ -33,6 +38,7 @@ class PreparedUpload:
 
     record: ImageRecord
     tensor: torch.Tensor
+    data: bytes = b""  # the upload's bytes: decoded again only if the copy check needs them
 
 
 def client_name(filename: str | None) -> str:
@@ -64,7 +70,16 @@ def prepare_upload(
         height=loaded.height,
         phash=phash(loaded.image),
     )
-    return PreparedUpload(record=record, tensor=backbone.preprocess(loaded.image))
+    return PreparedUpload(record=record, tensor=backbone.preprocess(loaded.image), data=data)
+
+
+def upload_pixels(item: PreparedUpload, limits: LoadLimits) -> Callable[[], Image.Image]:
+    """The upload's pixels for the copy check, decoded from its bytes only when asked."""
+
+    def load() -> Image.Image:
+        return load_image_bytes(item.data, item.record.path, limits, COPY_MIN_SIDE).image
+
+    return load
 
 
 def storage_name(filename: str | None) -> str:
