@@ -275,6 +275,14 @@ def compare_rows(
                     diffs.append(
                         f"{prefix}.matches[{i}].{key}: recorded {a.get(key)!r}, now {b.get(key)!r}"
                     )
+    if "copy_check" in recorded:  # records made before the copy verdict carry none
+        rec_state = (recorded.get("copy_check") or {}).get("state")
+        new_state = (fresh.get("copy_check") or {}).get("state")
+        if rec_state != new_state:
+            diffs.append(f"{prefix}.copy_check.state: recorded {rec_state!r}, now {new_state!r}")
+        more, n = compare_values(recorded.get("copy"), fresh.get("copy"), f"{prefix}.copy")
+        diffs.extend(more)
+        compared += n
     for key in ("sha256", "phash", "width", "height", "format", "size_bytes", "note"):
         if not _same(recorded.get(key), fresh.get(key)):
             diffs.append(f"{prefix}.{key}: recorded {recorded.get(key)!r}, now {fresh.get(key)!r}")
