@@ -40,9 +40,18 @@ def seeds_dir() -> Path:
 def built_index(
     tmp_path_factory: pytest.TempPathFactory, backbone: Backbone, seeds_dir: Path
 ) -> Path:
-    """An index of the seeds artists, built once; copy it before changing it."""
+    """An index of the seeds artists, built once; copy it before changing it.
+
+    Its copy-detection cache (region sets of every work, the calibrated copy index) is
+    built here too, so every copy of the index scans without describing the works again.
+    """
+    from simdetect.copies.indexed import open_detector
+    from simdetect.index.store import open_index
+
     root = tmp_path_factory.mktemp("seed-index") / "index"
     add_tree(root, seeds_dir / "artists", backbone=backbone)
+    snap = open_index(root)
+    open_detector(root, snap.metadata, snap.fingerprint)
     return root
 
 

@@ -317,3 +317,57 @@ def benchmark_serve_cmd(
             f"[bold red]error:[/] {result.unexpected_errors} responses other than 200 or 429"
         )
         raise typer.Exit(1)
+
+
+@app.command("copies")
+def benchmark_copies_cmd(
+    works: Annotated[Path, typer.Argument(help="Folder of the indexed works (one artist).")],
+    copies: Annotated[
+        int, typer.Option("--copies", help="Crop + 7° turn + JPEG-35 copies of random works.")
+    ] = 40,
+    grid: Annotated[
+        list[Path] | None,
+        typer.Option("--grid", help="Folder of 2x2 image grids (cut into quadrants) as suspects."),
+    ] = None,
+    grid_limit: Annotated[
+        int | None, typer.Option("--grid-limit", help="Grid files per --grid folder.")
+    ] = None,
+    cache: Annotated[
+        Path, typer.Option("--cache", help="Where the copy index and region sets are kept.")
+    ] = Path("simdetect-out/benchmark-copies"),
+) -> None:
+    """The copy verdict's cost next to the style vector's, and how often its gate opens."""
+    from simdetect.backbones import load_backbone
+    from simdetect.evaluation.copy_cost import (
+        SuspectSet,
+        grid_quadrants,
+        laundered_copies,
+        measure_copy_cost,
+        works_from_folder,
+    )
+
+    with user_errors():
+        indexed = works_from_folder(works)
+        backbone = load_backbone("effnet-style")
+        sets = [laundered_copies(indexed, copies)]
+        for folder in grid or []:
+            quads = grid_quadrants(folder, grid_limit)
+            sets.append(SuspectSet(f"quadrants of {folder.name}", quads, [None] * len(quads)))
+        rows, build_s = measure_copy_cost(indexed, sets, backbone, cache)
+    console.print(f"copy index of {len(indexed)} works built in {build_s:.0f}s", highlight=False)
+    table = Table(title="Copy verdict: cost per suspect next to the style vector")
+    for col in ("suspects", "n", "gate open", "copies found (right/expected)", "style ms",
+                "copy ms", "copy ms (gate open)", "scan cost ×"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "suspects" else "right")
+    for r in rows:
+        table.add_row(
+            escape(r.name),
+            str(r.n),
+            f"{r.gate_open_pct:.1f}%",
+            f"{r.copies_found} ({r.copies_right}/{r.copies_expected})",
+            f"{r.style_ms:.1f}",
+            f"{r.copy_ms:.1f}",
+            f"{r.copy_open_ms:.1f}",
+            f"{r.ratio:.2f}",
+        )
+    console.print(table)
