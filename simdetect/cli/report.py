@@ -59,6 +59,14 @@ def _print_outputs(outputs: ReportOutputs) -> None:
             f"false-positive rate at threshold {format_share(entry.get('fpr_at_threshold'))}; "
             f"rank {s['claimant']['rank']} of {s['claimant']['of']})"
         )
+        copy = s.get("copy")
+        if copy:
+            src = copy["source"]
+            console.print(
+                f"    [bold red]EDITED COPY[/] of {escape(Path(src['path']).name)} by "
+                f"{escape(src['artist'])} (decided by {copy['decided_by']}, "
+                f"p {format_p(copy['p_value'])}; a separate verdict from the style score)"
+            )
     for label, path in (
         ("record", outputs.json_path),
         ("html", outputs.html_path),

@@ -364,8 +364,8 @@ def _suspect_view(
         "path": suspect["path"],
         "sha256": suspect["sha256"],
         "thumb": thumbs.get(suspect["sha256"]),
-        "copy": copy,
-        "copy_check": _copy_check_text(suspect, bi),
+        "copy_finding": copy,
+        "copy_line": _copy_check_text(suspect, bi),
         # A green "below the threshold" next to a copy would read as a clearance: the
         # style verdict keeps its words but loses its reassuring colour.
         "verdict_class": f"{verdict} beside-copy" if copy and verdict != "match" else verdict,
