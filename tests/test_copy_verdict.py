@@ -15,8 +15,8 @@ from copy_fixtures import write_portfolio
 from PIL import Image
 
 from simdetect.backbones import Backbone
-from simdetect.copies.thresholds import SMALL_NULL, fit_gumbel
 from simdetect.copies.regions import RegionDescriber
+from simdetect.copies.thresholds import SMALL_NULL, fit_gumbel
 from simdetect.copies.verdict import (
     STATE_COPY,
     STATE_NO_COPY,
