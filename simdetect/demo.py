@@ -133,6 +133,7 @@ def write_demo_evidence(
         ),
         report_dir,
         formats=formats,
+        overwrite=True,  # the demo's own folder, rewritten on every run
         target_fpr=scanner.params.target_fpr,
         top_k=scanner.params.top_k,
         backbone=backbone,

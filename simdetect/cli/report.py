@@ -106,6 +106,12 @@ def report_cmd(
     ] = DEFAULT_FORMATS,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to show.")] = 5,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace everything in a non-empty --out folder with this report."
+        ),
+    ] = False,
 ) -> None:
     """Write the evidence report of one case: JSON record, HTML and PDF, in Chinese and English."""
     from simdetect.report.case import make_report, parse_formats
@@ -128,6 +134,7 @@ def report_cmd(
             formats=parse_formats(formats),
             target_fpr=fpr,
             top_k=top_k,
+            overwrite=overwrite,
         )
     _print_outputs(outputs)
 

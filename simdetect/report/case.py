@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 from simdetect.backbones.base import Backbone
 from simdetect.index.build import backbone_for_index
 from simdetect.index.store import open_index
-from simdetect.io.atomic import atomic_write_text
+from simdetect.io.atomic import atomic_write_text, fsync_dir
 from simdetect.report.errors import ReportError
 from simdetect.report.html import render_html
 from simdetect.report.pdf import html_to_pdf, require_chromium
@@ -73,11 +74,15 @@ def make_report(
     top_k: int = 5,
     backbone: Backbone | None = None,
     created_at: str | None = None,
+    overwrite: bool = False,
 ) -> ReportOutputs:
     """Scan `suspects` against `index_dir` for `case` and write the asked-for formats.
 
-    Everything that can be refused (formats, Chromium, index, artist, images) is checked
-    before any file is written, so a failed run leaves no half-made case folder.
+    Everything that can be refused (formats, Chromium, index, artist, images, a case
+    folder already in use) is checked before any file is written, so a failed run leaves
+    no half-made case folder. The artefacts are written into a staging folder beside
+    `out_dir` and swapped in together: a record and an HTML page from two different runs
+    can never sit side by side (the old folder is replaced whole, only with `overwrite`).
     """
     formats = tuple(formats)
     if not set(formats) <= set(FORMATS) or not formats:
@@ -90,6 +95,17 @@ def make_report(
         )
     if top_k < 1:
         raise ReportError("{} must be at least 1", "top_k")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"the case folder {out_dir} is a file")
+    held = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    if held and not overwrite:
+        shown = ", ".join(held[:4]) + (" …" if len(held) > 4 else "")
+        raise ReportError(
+            f"the case folder {out_dir} is not empty ({shown}); choose an empty folder, or "
+            "set {} to replace everything in it with this report",
+            "overwrite",
+        )
     snapshot = open_index(index_dir)
     check_artist(snapshot, case.artist)
     files = suspect_files(suspects)
@@ -98,20 +114,43 @@ def make_report(
     scan = scan_case(files, snapshot, backbone, params)
     record = build_record(case, scan, created_at)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / JSON_NAME
-    outputs = ReportOutputs(record=record, json_path=None, html_path=None, pdf_path=None)
-    if "json" in formats:
-        atomic_write_text(json_path, record_json(record))
-        outputs.json_path = json_path
-    if "html" in formats or "pdf" in formats:
-        html = render_html(record, json_path)
-        if "html" in formats:
-            outputs.html_path = out_dir / HTML_NAME
-            atomic_write_text(outputs.html_path, html)
-        if "pdf" in formats:
-            outputs.pdf_path = _print(html, outputs.html_path, out_dir / PDF_NAME)
-    return outputs
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    try:
+        json_path = out_dir / JSON_NAME
+        if "json" in formats:
+            atomic_write_text(stage / JSON_NAME, record_json(record))
+        if "html" in formats or "pdf" in formats:
+            html = render_html(record, json_path)
+            if "html" in formats:
+                atomic_write_text(stage / HTML_NAME, html)
+            if "pdf" in formats:
+                html_page = stage / HTML_NAME if "html" in formats else None
+                _print(html, html_page, stage / PDF_NAME)
+        _swap_in(stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return ReportOutputs(
+        record=record,
+        json_path=json_path if "json" in formats else None,
+        html_path=out_dir / HTML_NAME if "html" in formats else None,
+        pdf_path=out_dir / PDF_NAME if "pdf" in formats else None,
+    )
+
+
+def _swap_in(stage: Path, out_dir: Path) -> None:
+    """Put the staged folder where `out_dir` is, replacing it whole (renames only)."""
+    fsync_dir(stage)
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        old.rmdir()
+        out_dir.rename(old)
+    stage.rename(out_dir)
+    fsync_dir(out_dir.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _print(html: str, html_path: Path | None, pdf_path: Path) -> Path:
