@@ -52,6 +52,11 @@ app = typer.Typer(help="Build and inspect an index of artists' works.", no_args_
 TYPE_HELP = f"Index type: {', '.join((ANN_AUTO, *ANN_TYPES))}."
 
 
+def plural(n: int, noun: str) -> str:
+    """ "1 artist", "2 artists": counts people read."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def warn_if_undecidable(
     artists: dict[str, int], background: int, index_dir: Path, fpr: float = DEFAULT_TARGET_FPR
 ) -> None:
@@ -79,9 +84,13 @@ def report_add(summary: AddSummary, index_dir: Path, skipped_csv: Path | None) -
     from simdetect.io.walk import write_skips_csv
 
     m = summary.manifest
-    total = f"; index now holds {m.count} works by {len(m.artists)} artists" if m else ""
+    total = (
+        f"; index now holds {plural(m.count, 'work')} by {plural(len(m.artists), 'artist')}"
+        if m
+        else ""
+    )
     if m and m.background:
-        total += f" and {len(m.background)} background sets"
+        total += f" and {plural(len(m.background), 'background set')}"
     console.print(
         f"added [bold]{summary.added}[/], already indexed {summary.already_indexed}, "
         f"skipped {len(summary.skipped)}{total} ({index_dir})",
@@ -388,6 +397,7 @@ def index_merge(
     m = summary.manifest
     console.print(
         f"merged {len(summary.shards)} shards: added [bold]{summary.added}[/]; "
-        f"{escape(str(index))} now holds {m.count} works by {len(m.artists)} artists"
+        f"{escape(str(index))} now holds {plural(m.count, 'work')} by "
+        f"{plural(len(m.artists), 'artist')}"
         + (f" and {len(m.background)} background sets" if m.background else "")
     )

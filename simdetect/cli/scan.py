@@ -194,3 +194,5 @@ def scan_cmd(
     print_scan_table(results)
     if out is not None:
         console.print(f"results written to {out}", highlight=False)
+    if not results or all(r.error for r in results):
+        fail("no suspect could be read: nothing was scanned")
