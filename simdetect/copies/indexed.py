@@ -57,8 +57,10 @@ def gate_for(fingerprint: Fingerprint) -> CopyGate:
 def works_from_metadata(metadata: pd.DataFrame) -> tuple[list[CopyWork], list[int]]:
     """Artist works (not background) and their row numbers in the index."""
     roles = metadata["role"].tolist()
-    rows = [i for i, role in enumerate(roles) if role != "background"]
     paths, shas = metadata["path"].tolist(), metadata["sha256"].tolist()
+    # In SHA-256 order, not row order: two indexes holding the same works (one built in
+    # one go, one merged from shards) then get the very same copy index and verdicts.
+    rows = sorted((i for i, role in enumerate(roles) if role != "background"), key=shas.__getitem__)
     artists = metadata["artist"].tolist()
     widths, heights = metadata["width"].tolist(), metadata["height"].tolist()
     works = [
