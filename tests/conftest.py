@@ -23,6 +23,11 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Copy detection describes every indexed work once; the tests index the same seeds
+    # works many times over, so they share one content-addressed cache (subprocesses too).
+    import tempfile
+
+    os.environ.setdefault("SIMDETECT_COPY_CACHE", tempfile.mkdtemp(prefix="simdetect-copies-"))
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ is gone or has changed since it was indexed is left out, and the check says so.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +35,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 COPIES_DIR = "copies"
+CACHE_ENV = "SIMDETECT_COPY_CACHE"
 # The style-cosine gate, per backbone: measured on titian-fullres (BENCHMARKS.md, "Copy
 # verdict"). With effnet-style, 99% of edited copies (crop + 7° turn + JPEG 35, 50%
 # crops, 2x2 collages) keep a cosine of 0.857 or more to their source.
@@ -102,7 +104,10 @@ def open_detector(
             f"and is limited to {max_works:,}"
         )
     describer = describer or RegionDescriber()
-    base = Path(index_dir) / COPIES_DIR
+    # Everything cached is keyed by content, so indexes over the same works may share
+    # one cache (SIMDETECT_COPY_CACHE); by default each index keeps its own.
+    shared = os.environ.get(CACHE_ENV)
+    base = Path(shared) if shared else Path(index_dir) / COPIES_DIR
     try:
         detector = CopyDetector.build(
             works,
