@@ -1,0 +1,135 @@
+"""The pure maths of issue 11 on synthetic data: discriminant, alignment, nulls, family-wise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simdetect.scoring.aggregate import ArtistTable, per_artist_topk
+from simdetect.scoring.alignment import leave_one_out_means, reference_stats
+from simdetect.scoring.contrastive import (
+    Null,
+    contrastive_margin,
+    family_verdict,
+    order_statistic_threshold,
+)
+from simdetect.scoring.discriminant import DiscriminantParams, fit_discriminant
+
+
+def _norm(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _styles(rng: np.random.Generator, n_artists: int, per: int, d: int = 32, noise: float = 1.0):
+    """Artists differ in a few directions; a large shared nuisance varies in others."""
+    centres = np.zeros((n_artists, d))
+    centres[:, :4] = rng.normal(size=(n_artists, 4)) * 0.6
+    centres -= centres.mean(axis=0)  # the styles' own mean is the origin of both domains
+    nuisance = np.zeros(d)
+    nuisance[4:] = 3.0
+    x, codes = [], []
+    for a in range(n_artists):
+        e = rng.normal(size=(per, d)) * 0.2
+        e[:, 4:] += rng.normal(size=(per, d - 4)) * noise * nuisance[4:]
+        x.append(centres[a] + e)
+        codes += [a] * per
+    return np.vstack(x), np.array(codes), centres
+
+
+def test_margin_is_positive_only_for_the_winner_and_nan_aware() -> None:
+    s = np.array([[0.9, 0.5, 0.2], [0.1, np.nan, 0.3]])
+    m = contrastive_margin(s)
+    np.testing.assert_allclose(m[0], [0.4, -0.4, -0.7])
+    assert np.isnan(m[1, 1])
+    np.testing.assert_allclose(m[1, [0, 2]], [-0.2, 0.2])
+    assert np.isnan(contrastive_margin(np.array([[0.5]]))).all()
+
+
+def test_discriminant_learns_the_directions_that_separate_artists() -> None:
+    rng = np.random.default_rng(0)
+    x, codes, _ = _styles(rng, 8, 40)
+    q, qc, _ = x[::5], codes[::5], None
+    db_mask = np.ones(len(x), bool)
+    db_mask[::5] = False
+    table = ArtistTable.build([str(c) for c in codes[db_mask]], ["artist"] * int(db_mask.sum()))
+
+    def top1(space_q: np.ndarray, space_db: np.ndarray) -> float:
+        per = per_artist_topk(space_q @ space_db.T, table, 3)
+        return float(np.mean(np.array(table.names)[per.argmax(1)] == qc.astype(str)))
+
+    plain = top1(_norm(q), _norm(x[db_mask]))
+    disc = fit_discriminant(x[db_mask], codes[db_mask], DiscriminantParams(shrinkage=0.01))
+    learned = top1(disc.transform(q), disc.transform(x[db_mask]))
+    assert disc.fitted and disc.n_artists == 8
+    assert learned > plain + 0.2, (plain, learned)
+    # fully shrunk: whitening degenerates to a scaled identity, i.e. centred cosine
+    ident = fit_discriminant(x[db_mask], codes[db_mask], DiscriminantParams(shrinkage=1.0))
+    np.testing.assert_allclose(ident.transform(q), _norm(q - ident.mean), atol=1e-9)
+    low = fit_discriminant(x[db_mask], codes[db_mask], DiscriminantParams(dim=3))
+    assert low.transform(q).shape == (len(q), 3)
+    assert disc.digest() != ident.digest()
+
+
+def test_discriminant_needs_two_artists() -> None:
+    x = np.random.default_rng(1).normal(size=(10, 5))
+    d = fit_discriminant(x, np.zeros(10, int))
+    assert not d.fitted
+    np.testing.assert_allclose(d.transform(x), _norm(x - x.mean(0)))
+    with pytest.raises(ValueError):
+        DiscriminantParams(shrinkage=0.0)
+
+
+def test_reference_centring_removes_a_generator_offset() -> None:
+    rng = np.random.default_rng(2)
+    x, codes, centres = _styles(rng, 6, 30, noise=0.1)
+    offset = np.zeros(x.shape[1])
+    offset[10] = 5.0  # the generator's texture, far larger than any style difference
+    imitations = centres + offset + rng.normal(size=centres.shape) * 0.1
+    reference = rng.normal(size=(40, x.shape[1])) * 0.3 + offset
+    ref = reference_stats("gen", reference)
+    assert ref.n == 40 and ref.digest() == reference_stats("gen", reference).digest()
+    lib = _norm(x - x.mean(0))
+    table = ArtistTable.build([str(c) for c in codes], ["artist"] * len(codes))
+    aligned = per_artist_topk(_norm(imitations - ref.mean) @ lib.T, table, 3).argmax(1)
+    naive = per_artist_topk(_norm(imitations - x.mean(0)) @ lib.T, table, 3).argmax(1)
+    truth = np.arange(6)
+    assert (aligned == truth).mean() > (naive == truth).mean()
+    assert (aligned == truth).mean() >= 5 / 6
+    loo = leave_one_out_means(reference)
+    np.testing.assert_allclose(loo[3], np.delete(reference, 3, axis=0).mean(0))
+    with pytest.raises(ValueError):
+        leave_one_out_means(reference[:1])
+
+
+def test_order_statistic_threshold_keeps_the_promised_rate() -> None:
+    rng = np.random.default_rng(3)
+    null = rng.normal(size=999)
+    t = order_statistic_threshold(null, 0.01)
+    assert t is not None
+    assert np.mean(null > t) <= 0.01
+    assert order_statistic_threshold(null[:50], 0.01) is None  # needs 99
+    fresh = rng.normal(size=200_000)
+    assert abs(np.mean(fresh > t) - 0.01) < 0.004
+
+
+def test_family_threshold_controls_any_artist_flags_where_per_pair_does_not() -> None:
+    rng = np.random.default_rng(4)
+    n_null, n_fresh, n_art = 600, 4000, 40
+    null = Null.from_matrix("reference", "gen", rng.normal(size=(n_null, n_art)))
+    fresh = rng.normal(size=(n_fresh, n_art))
+    p = null.p_values(fresh)
+    per_pair_any = np.mean((p <= 0.01).any(axis=1))
+    assert per_pair_any > 0.25  # summing per-pair decisions over-flags
+    names = [f"a{i}" for i in range(n_art)]
+    flags = [family_verdict(row, names, null, 0.05).flagged for row in fresh]
+    rate = float(np.mean(flags))
+    assert 0.02 < rate < 0.075, rate
+    # a clear imitation of artist 7 is flagged, and for artist 7
+    strong = rng.normal(size=(1, n_art))
+    strong[0, 7] = 6.0
+    v = family_verdict(strong[0], names, null, 0.05)
+    assert v.flagged and v.flagged_artist == "a7"
+    small = Null.from_matrix("reference", "gen", rng.normal(size=(10, n_art)))
+    undecided = family_verdict(strong[0], names, small, 0.05)
+    assert undecided.flagged is None and "too few" in (undecided.reason or "")
+    assert "gen" in null.describe() and null.size == n_null
