@@ -133,3 +133,54 @@ def test_family_threshold_controls_any_artist_flags_where_per_pair_does_not() ->
     undecided = family_verdict(strong[0], names, small, 0.05)
     assert undecided.flagged is None and "too few" in (undecided.reason or "")
     assert "gen" in null.describe() and null.size == n_null
+
+
+def _generator_world(seed: int = 5):
+    """An index of 10 artists, a generator that adds its own offset, 40 reference prompts."""
+    rng = np.random.default_rng(seed)
+    x, codes, centres = _styles(rng, 10, 30, noise=0.1)
+    d = x.shape[1]
+    offset = np.zeros(d)
+    offset[12] = 4.0
+    imitations = np.repeat(centres, 3, axis=0) + offset + rng.normal(size=(30, d)) * 0.15
+    truth = [str(c) for c in np.repeat(np.arange(10), 3)]
+    other = rng.normal(size=(40, d)) * 0.5
+    other[:, 4:] *= 0.2
+    reference = np.repeat(other, 2, axis=0) + offset + rng.normal(size=(80, d)) * 0.05
+    groups = np.repeat(np.arange(40), 2)
+    table = ArtistTable.build([str(c) for c in codes], ["artist"] * len(codes))
+    return x, table, imitations, truth, reference, groups
+
+
+def test_imitation_harness_reports_attribution_and_false_flags() -> None:
+    from simdetect.evaluation.imitations import evaluate_imitations, evaluate_leave_artists_out
+    from simdetect.scoring.imitation import ImitationParams, ImitationScorer
+
+    x, table, imitations, truth, reference, groups = _generator_world()
+    scorer = ImitationScorer(x, table, ImitationParams(shrinkage=0.05))
+    res = evaluate_imitations(
+        scorer, imitations, truth, reference, groups, target_fpr=0.05, family_fpr=0.1
+    )
+    f = res.figures
+    assert res.held_out == "leave-one-group-out" and res.n_held_out == 80
+    assert f["top1"] >= 80.0 and f["top5"] == 100.0
+    assert f["true_artist_decided"] >= 50.0
+    assert f["held_out_pairs_decided"] <= 10.0 and f["held_out_flagged"] <= 20.0
+    assert set(res.per_artist["artist"]) == set(truth)
+    split = evaluate_imitations(
+        scorer,
+        imitations,
+        truth,
+        reference[groups < 20],
+        groups[groups < 20],
+        held_out=reference[groups >= 20],
+        target_fpr=0.05,
+        family_fpr=0.1,
+    )
+    assert split.held_out == "split" and split.n_held_out == 40
+    with pytest.raises(ValueError, match="does not hold"):
+        evaluate_imitations(scorer, imitations[:1], ["nobody"], reference, groups)
+    lao = evaluate_leave_artists_out(
+        x, [table.names[c] for c in table.codes], ImitationParams(), folds=2, target_fpr=0.05
+    )
+    assert len(lao.per_fold) == 2 and 0.0 <= lao.pairs_decided <= 15.0
