@@ -83,9 +83,7 @@ def cut_tree(
     for src in iter_image_files(root_path):
         rel = src.relative_to(root_path) if src != root_path else Path(src.name)
         label = rel.parts[0] if len(rel.parts) > 1 else None
-        targets = [
-            out_path / rel.parent / f"{rel.stem}.q{i}.png" for i in range(rows * cols)
-        ]
+        targets = [out_path / rel.parent / f"{rel.stem}.q{i}.png" for i in range(rows * cols)]
         if not all(t.is_file() for t in targets):
             try:
                 loaded = load_image(src, limits or LoadLimits())
@@ -95,7 +93,5 @@ def cut_tree(
             for target, cell in zip(targets, cells, strict=True):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(target, _png(cell))
-        tiles.extend(
-            Tile(path=t, source=src, label=label, cell=i) for i, t in enumerate(targets)
-        )
+        tiles.extend(Tile(path=t, source=src, label=label, cell=i) for i, t in enumerate(targets))
     return tiles

@@ -75,7 +75,7 @@ def _held_out_rates(
     z = null.z_scores(scores_out)
     zmax = np.where(np.isfinite(z), z, -np.inf).max(axis=1)
     flagged = zmax > (np.inf if fam_t is None else fam_t)
-    return decided, decided.any(axis=1), flagged
+    return decided, np.asarray(decided.any(axis=1)), np.asarray(flagged)
 
 
 def evaluate_imitations(

@@ -129,5 +129,5 @@ def fit_discriminant(
         mean=mean,
         projection=projection,
         n_works=int(n),
-        n_artists=int(len(usable)),
+        n_artists=len(usable),
     )

@@ -41,6 +41,14 @@ class ImitationParams:
     k: int = DEFAULT_K
     shrinkage: float | None = DEFAULT_SHRINKAGE  # None: no learned projection
     dim: int | None = None
+    statistic: str = "margin"  # "margin" (contrastive) or "similarity" (top-k mean only)
+    centroid_weight: float = 0.0  # weight of the cosine to the artist's mean direction
+
+    def __post_init__(self) -> None:
+        if self.statistic not in ("margin", "similarity"):
+            raise ValueError(f"statistic must be 'margin' or 'similarity', got {self.statistic!r}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
 
     def discriminant(self) -> DiscriminantParams | None:
         if self.shrinkage is None:
@@ -81,6 +89,12 @@ class ImitationScorer:
                 discriminant = fit_discriminant(x, table.codes, dp)
         self.discriminant = discriminant
         self.library = discriminant.transform(x) if len(x) else x
+        cents = np.zeros((table.n_artists, self.library.shape[1]))
+        for a, rows in enumerate(table.members):
+            if len(rows):
+                c = self.library[rows].mean(axis=0)
+                cents[a] = c / max(float(np.linalg.norm(c)), 1e-12)
+        self.centroids = cents
 
     def per_artist(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
         """(m, d) suspects → (m, A) top-k mean cosine per artist in the learned space."""
@@ -89,11 +103,19 @@ class ImitationScorer:
         for start in range(0, len(q), ROW_CHUNK):
             rows = slice(start, start + ROW_CHUNK)
             out[rows] = per_artist_topk(q[rows] @ self.library.T, self.table, self.params.k)
+        w = self.params.centroid_weight
+        if w:
+            out = (1.0 - w) * out + w * (q @ self.centroids.T)
         return out
 
     def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
         """(m, d) suspects → (m, A) contrastive scores (background columns included)."""
-        return contrastive_margin(self.per_artist(vectors, centres))
+        return self._statistic(self.per_artist(vectors, centres))
+
+    def _statistic(self, per_artist: np.ndarray) -> np.ndarray:
+        if self.params.statistic == "similarity":
+            return per_artist
+        return contrastive_margin(per_artist)
 
     def reference_null(self, name: str, reference: np.ndarray) -> Null:
         """The generator's outputs, each centred on the reference mean without itself."""
@@ -105,6 +127,10 @@ class ImitationScorer:
 
     def index_null(self) -> Null:
         """Indexed works scored with their own artist (and themselves) left out."""
+        return Null.from_matrix("index", None, self.index_null_matrix())
+
+    def index_null_matrix(self) -> np.ndarray:
+        """(N, A): each indexed work against every other artist, its own artist left out."""
         n, a = len(self.library), self.table.n_artists
         s = np.full((n, a), np.nan)
         codes = self.table.codes
@@ -114,7 +140,91 @@ class ImitationScorer:
             own = codes[rows][:, None] == codes[None, :]
             sims[own] = -np.inf
             per = per_artist_topk(sims, self.table, self.params.k)
+            w = self.params.centroid_weight
+            if w:
+                per = (1.0 - w) * per + w * (self.library[rows] @ self.centroids.T)
             per[np.arange(len(rows)), codes[rows]] = np.nan
-            s[rows] = contrastive_margin(per)
+            s[rows] = self._statistic(per)
         s[:, self.table.background] = np.nan
-        return Null.from_matrix("index", None, s)
+        return s
+
+
+IMITATION_STATE_VERSION = 1
+
+
+@dataclass
+class ImitationState:
+    """What the imitation score stores beside an index state: projection and index null.
+
+    Both depend on every indexed vector, so they are keyed by the snapshot digest and
+    recomputed whenever the index changes, like the calibration. `digest()` enters the
+    rows' record of the method, so a changed projection is visible in every result.
+    """
+
+    snapshot_digest: str
+    params: ImitationParams
+    discriminant: Discriminant
+    index_null_scores: np.ndarray  # (N, A), NaN where a work may not count
+    version: int = IMITATION_STATE_VERSION
+
+    def digest(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256(self.discriminant.digest().encode())
+        h.update(repr(sorted(self.params.as_dict().items())).encode())
+        h.update(self.snapshot_digest.encode())
+        return h.hexdigest()
+
+    def to_bytes(self) -> bytes:
+        import io
+        import json
+
+        d = self.discriminant
+        meta = {
+            "version": self.version,
+            "snapshot_digest": self.snapshot_digest,
+            "params": self.params.as_dict(),
+            "discriminant_params": asdict(d.params),
+            "n_works": d.n_works,
+            "n_artists": d.n_artists,
+        }
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            meta=np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8),
+            mean=d.mean.astype(np.float64),
+            projection=d.projection.astype(np.float64),
+            index_null=self.index_null_scores.astype(np.float64),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ImitationState:
+        import io
+        import json
+
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            disc = Discriminant(
+                params=DiscriminantParams(**meta["discriminant_params"]),
+                mean=data["mean"].astype(np.float64),
+                projection=data["projection"].astype(np.float64),
+                n_works=int(meta["n_works"]),
+                n_artists=int(meta["n_artists"]),
+            )
+            return cls(
+                snapshot_digest=str(meta["snapshot_digest"]),
+                params=ImitationParams(**meta["params"]),
+                discriminant=disc,
+                index_null_scores=data["index_null"].astype(np.float64),
+                version=int(meta["version"]),
+            )
+
+
+def compute_state(
+    snapshot_digest: str, vectors: np.ndarray, table: ArtistTable, params: ImitationParams
+) -> tuple[ImitationState, ImitationScorer]:
+    scorer = ImitationScorer(vectors, table, params)
+    null = scorer.index_null_matrix()
+    state = ImitationState(snapshot_digest, params, scorer.discriminant, null)
+    return state, scorer
