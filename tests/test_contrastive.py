@@ -184,3 +184,37 @@ def test_imitation_harness_reports_attribution_and_false_flags() -> None:
         x, [table.names[c] for c in table.codes], ImitationParams(), folds=2, target_fpr=0.05
     )
     assert len(lao.per_fold) == 2 and 0.0 <= lao.pairs_decided <= 15.0
+
+
+def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> None:
+    from simdetect.scoring.alignment import reference_stats
+    from simdetect.scoring.imitation import (
+        ImitationJudge,
+        ImitationParams,
+        ImitationScorer,
+        ImitationState,
+        compute_state,
+        genuine_by_artist,
+    )
+
+    x, table, imitations, truth, reference, _ = _generator_world()
+    state, scorer = compute_state("snap", x, table, ImitationParams(shrinkage=0.05))
+    back = ImitationState.from_bytes(state.to_bytes())
+    assert back.digest() == state.digest()
+    np.testing.assert_array_equal(back.index_null_scores, state.index_null_scores)
+    again = ImitationScorer(x, table, back.params, back.discriminant)
+    np.testing.assert_array_equal(again.scores(imitations), scorer.scores(imitations))
+    ref = reference_stats("gen", reference)
+    judge = ImitationJudge(
+        scorer, scorer.reference_null("gen", reference), genuine_by_artist(state, table), ref.mean
+    )
+    s = judge.scores(imitations)
+    decided = [judge.judge(s[i], table.names.index(t), 0.05).decision for i, t in enumerate(truth)]
+    assert np.mean(decided) >= 0.5
+    j = judge.judge(s[0], 0, 0.05)
+    assert j.p_value is not None and 0 < j.p_value <= 1 and j.threshold is not None
+    assert j.genuine_percentile is not None
+    fam = judge.family(s[0], 0.1)
+    assert fam.threshold is not None and fam.max_z is not None
+    tiny = ImitationJudge(scorer, scorer.reference_null("gen", reference[:6]), [], ref.mean)
+    assert tiny.judge(s[0], 0, 0.01).decision is None

@@ -16,13 +16,14 @@ without themselves, or indexed works with their own artist left out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from simdetect.scoring.aggregate import DEFAULT_K, ArtistTable, per_artist_topk
 from simdetect.scoring.alignment import leave_one_out_means
-from simdetect.scoring.contrastive import Null, contrastive_margin
+from simdetect.scoring.contrastive import FamilyVerdict, Null, contrastive_margin, family_verdict
 from simdetect.scoring.discriminant import (
     DEFAULT_SHRINKAGE,
     Discriminant,
@@ -148,6 +149,22 @@ class ImitationScorer:
         s[:, self.table.background] = np.nan
         return s
 
+    def genuine_scores(self) -> np.ndarray:
+        """(N,): each indexed work against its own artist, only itself left out."""
+        n = len(self.library)
+        out = np.full(n, np.nan)
+        codes = self.table.codes
+        for start in range(0, n, ROW_CHUNK):
+            rows = np.arange(start, min(n, start + ROW_CHUNK))
+            sims = self.library[rows] @ self.library.T
+            sims[np.arange(len(rows)), rows] = -np.inf
+            per = per_artist_topk(sims, self.table, self.params.k)
+            w = self.params.centroid_weight
+            if w:
+                per = (1.0 - w) * per + w * (self.library[rows] @ self.centroids.T)
+            out[rows] = self._statistic(per)[np.arange(len(rows)), codes[rows]]
+        return out
+
 
 IMITATION_STATE_VERSION = 1
 
@@ -165,6 +182,7 @@ class ImitationState:
     params: ImitationParams
     discriminant: Discriminant
     index_null_scores: np.ndarray  # (N, A), NaN where a work may not count
+    genuine_scores: np.ndarray  # (N,), each work against its own artist
     version: int = IMITATION_STATE_VERSION
 
     def digest(self) -> str:
@@ -195,6 +213,7 @@ class ImitationState:
             mean=d.mean.astype(np.float64),
             projection=d.projection.astype(np.float64),
             index_null=self.index_null_scores.astype(np.float64),
+            genuine=self.genuine_scores.astype(np.float64),
         )
         return buf.getvalue()
 
@@ -217,6 +236,7 @@ class ImitationState:
                 params=ImitationParams(**meta["params"]),
                 discriminant=disc,
                 index_null_scores=data["index_null"].astype(np.float64),
+                genuine_scores=data["genuine"].astype(np.float64),
                 version=int(meta["version"]),
             )
 
@@ -226,5 +246,85 @@ def compute_state(
 ) -> tuple[ImitationState, ImitationScorer]:
     scorer = ImitationScorer(vectors, table, params)
     null = scorer.index_null_matrix()
-    state = ImitationState(snapshot_digest, params, scorer.discriminant, null)
+    genuine = scorer.genuine_scores()
+    state = ImitationState(snapshot_digest, params, scorer.discriminant, null, genuine)
     return state, scorer
+
+
+@dataclass
+class ArtistJudgement:
+    """One artist's contrastive reading for one suspect (fields mirror the scan row)."""
+
+    contrastive: float | None
+    p_value: float | None
+    percentile: float | None
+    genuine_percentile: float | None
+    decision: bool | None
+    threshold: float | None
+    fpr_at_threshold: float | None
+    reason: str | None = None
+
+
+class ImitationJudge:
+    """Scores suspects contrastively and reads the scores against one null.
+
+    `centre` is the generator reference's mean when the suspects come with a reference
+    (None: the index mean); `null` is that reference's outputs or, without one, the
+    index's works with their own artist left out.
+    """
+
+    def __init__(
+        self,
+        scorer: ImitationScorer,
+        null: Null,
+        genuine: list[np.ndarray],
+        centre: np.ndarray | None = None,
+    ) -> None:
+        self.scorer = scorer
+        self.null = null
+        self.genuine = [np.sort(g[np.isfinite(g)]) for g in genuine]
+        self.centre = centre
+
+    def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+        s = self.scorer.scores(vectors, self.centre if centres is None else centres)
+        s[:, self.scorer.table.background] = np.nan
+        return s
+
+    def judge(self, scores: np.ndarray, artist: int, target_fpr: float) -> ArtistJudgement:
+        value = float(scores[artist])
+        if not np.isfinite(value):
+            return ArtistJudgement(None, None, None, None, None, None, None, "not scored")
+        null = self.null.artists[artist]
+        n = len(null.scores)
+        gen = self.genuine[artist] if artist < len(self.genuine) else np.zeros(0)
+        genuine_pct = (
+            100.0 * float(np.searchsorted(gen, value, side="left")) / len(gen) if len(gen) else None
+        )
+        if n == 0:
+            return ArtistJudgement(
+                value, None, None, genuine_pct, None, None, None, "the null holds no images"
+            )
+        below = int(np.searchsorted(null.scores, value, side="left"))
+        p = null.p_value(value)
+        t = null.threshold(target_fpr)
+        if t is None:
+            return ArtistJudgement(
+                value,
+                p,
+                100.0 * below / n,
+                genuine_pct,
+                None,
+                None,
+                None,
+                f"the null holds {n} images, too few to decide at a {target_fpr:.2%} "
+                f"false-positive rate (at least {math.ceil(1 / target_fpr) - 1} are needed)",
+            )
+        fpr = float(np.count_nonzero(null.scores > t)) / n
+        return ArtistJudgement(value, p, 100.0 * below / n, genuine_pct, value > t, t, fpr)
+
+    def family(self, scores: np.ndarray, family_fpr: float) -> FamilyVerdict:
+        return family_verdict(scores, self.scorer.table.names, self.null, family_fpr)
+
+
+def genuine_by_artist(state: ImitationState, table: ArtistTable) -> list[np.ndarray]:
+    return [state.genuine_scores[rows] for rows in table.members]
