@@ -80,7 +80,14 @@ def evaluate_retrieval(
     if discriminant is not None:
         # Learned from the database works only: the queries' labels never reach the fit.
         disc = fit_discriminant(d, dc, discriminant)
-        methods["discriminant"] = disc.transform(q) @ disc.transform(d).T
+        pq, pd_ = disc.transform(q), disc.transform(d)
+        ps = pq @ pd_.T
+        pdd = pd_ @ pd_.T
+        np.fill_diagonal(pdd, -np.inf)
+        methods["discriminant"] = ps
+        methods[f"discriminant+csls{hubness_k}"] = csls(
+            ps, neighbourhood_radius(ps, hubness_k), neighbourhood_radius(pdd, hubness_k)
+        )
     overall: dict[str, dict[str, float]] = {}
     rows = []
     for method, scores in methods.items():

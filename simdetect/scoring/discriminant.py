@@ -32,10 +32,13 @@ class DiscriminantParams:
     shrinkage: float = DEFAULT_SHRINKAGE
     dim: int | None = None  # None: keep every whitened direction
     min_works: int = 2  # artists with fewer works add nothing to the within-artist scatter
+    weighting: str = "artist"  # "artist": each artist counts once; "work": pooled over works
 
     def __post_init__(self) -> None:
         if not 0.0 < self.shrinkage <= 1.0:
             raise ValueError(f"shrinkage must be in (0, 1], got {self.shrinkage}")
+        if self.weighting not in ("artist", "work"):
+            raise ValueError(f"weighting must be 'artist' or 'work', got {self.weighting!r}")
         if self.dim is not None and self.dim < 1:
             raise ValueError(f"dim must be at least 1, got {self.dim}")
 
@@ -105,13 +108,19 @@ def fit_discriminant(
         return identity(d, mean)
     scatter = np.zeros((d, d))
     class_means = []
+    dof = 0
     for lab in usable:
         rows = x[codes == lab]
         mu = rows.mean(axis=0)
         class_means.append(mu)
         centred = rows - mu
-        scatter += centred.T @ centred / (len(rows) - 1)
-    scatter /= len(usable)
+        if params.weighting == "work":
+            scatter += centred.T @ centred
+            dof += len(rows) - 1
+        else:
+            scatter += centred.T @ centred / (len(rows) - 1)
+            dof += 1
+    scatter /= dof
     a = params.shrinkage
     reg = (1.0 - a) * scatter + a * (np.trace(scatter) / d) * np.eye(d)
     evals, evecs = np.linalg.eigh(reg)
