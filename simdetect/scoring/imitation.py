@@ -25,7 +25,6 @@ from simdetect.scoring.aggregate import DEFAULT_K, ArtistTable, per_artist_topk
 from simdetect.scoring.alignment import leave_one_out_means
 from simdetect.scoring.contrastive import FamilyVerdict, Null, contrastive_margin, family_verdict
 from simdetect.scoring.discriminant import (
-    DEFAULT_SHRINKAGE,
     Discriminant,
     DiscriminantParams,
     fit_discriminant,
@@ -40,10 +39,12 @@ class ImitationParams:
     """Knobs of the imitation score; recorded with every row that uses it."""
 
     k: int = DEFAULT_K
-    shrinkage: float | None = DEFAULT_SHRINKAGE  # None: no learned projection
+    # Defaults chosen on sd15-styles (two reference splits) and best-artworks-128; see
+    # BENCHMARKS.md "AI imitations" for the grid that was measured.
+    shrinkage: float | None = 0.5  # None: no learned projection
     dim: int | None = None
     statistic: str = "margin"  # "margin" (contrastive) or "similarity" (top-k mean only)
-    centroid_weight: float = 0.0  # weight of the cosine to the artist's mean direction
+    centroid_weight: float = 0.8  # weight of the cosine to the artist's mean direction
 
     def __post_init__(self) -> None:
         if self.statistic not in ("margin", "similarity"):
@@ -59,10 +60,17 @@ class ImitationParams:
     def describe(self) -> str:
         d = self.discriminant()
         space = d.describe() if d is not None else "centred cosine (no learned projection)"
+        w = self.centroid_weight
+        per = (
+            f"{w:g} x cosine to the artist's mean direction + {1 - w:g} x mean cosine of its "
+            f"{self.k} most similar works"
+            if w
+            else f"mean cosine of the artist's {self.k} most similar works"
+        )
         return (
-            f"contrastive = mean cosine of the artist's {self.k} most similar works minus the "
-            f"same for the best other artist or background set, in a space of {space}; "
-            "suspects centred on their generator reference's mean when one is given"
+            f"contrastive = ({per}) minus the same for the best other artist or background "
+            f"set, in a space of {space}; suspects centred on their generator reference's "
+            "mean when one is given, otherwise on the index mean"
         )
 
     def as_dict(self) -> dict[str, object]:
