@@ -218,3 +218,35 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     assert fam.threshold is not None and fam.max_z is not None
     tiny = ImitationJudge(scorer, scorer.reference_null("gen", reference[:6]), [], ref.mean)
     assert tiny.judge(s[0], 0, 0.01).decision is None
+
+
+def test_reference_sets_are_stored_atomically_and_bound_to_the_backbone(tmp_path) -> None:
+    from simdetect.backbones.base import Fingerprint
+    from simdetect.index.references import (
+        ReferenceError,
+        list_references,
+        load_reference,
+        remove_reference,
+        save_reference,
+    )
+
+    fp = Fingerprint("effnet-style", "a" * 64, "resize", "v1", 4)
+    other = Fingerprint("clip", "b" * 64, "resize", "v1", 4)
+    vecs = np.eye(4, dtype=np.float32)[[0, 1, 2, 2]]
+    ref = save_reference(tmp_path, "gen-1", fp, vecs, ["h0", "h1", "h2", "h2"], list("abcd"))
+    assert ref.count == 3  # the same bytes twice are kept once
+    listed = list_references(tmp_path)
+    assert listed["gen-1"]["count"] == 3 and listed["gen-1"]["digest"] == ref.digest()
+    back = load_reference(tmp_path, "gen-1", fp)
+    np.testing.assert_array_equal(back.vectors, ref.vectors)
+    assert back.paths == ["a", "b", "c"] and back.digest() == ref.digest()
+    with pytest.raises(ReferenceError, match="embedded with effnet-style"):
+        load_reference(tmp_path, "gen-1", other)
+    with pytest.raises(ReferenceError, match="no reference set 'nope'.*gen-1"):
+        load_reference(tmp_path, "nope", fp)
+    for bad in ("batch", "../x", "", "a b"):
+        with pytest.raises(ReferenceError, match="not allowed"):
+            save_reference(tmp_path, bad, fp, vecs, ["h"] * 4, list("abcd"))
+    assert not list((tmp_path / "references").glob("*.tmp*"))
+    assert remove_reference(tmp_path, "gen-1") and list_references(tmp_path) == {}
+    assert not remove_reference(tmp_path, "gen-1")

@@ -190,3 +190,47 @@ def remove_reference(index_root: Path, name: str) -> bool:
     if existed:
         _write_list(index_root, entries)
     return existed
+
+
+def add_reference(
+    index_root: Path,
+    name: str,
+    paths: list[str],
+    *,
+    batch_size: int = 32,
+    limits: Any = None,
+    on_total: Any = None,
+    on_progress: Any = None,
+) -> tuple[ReferenceSet, list[Any]]:
+    """Embed `paths` with the index's backbone and store them as reference set `name`.
+
+    Returns the stored set and the files skipped (unreadable), which the caller reports.
+    The index itself is not changed: its works, manifest and calibration stay as they are.
+    """
+    from simdetect.embed import embed_files
+    from simdetect.index.build import backbone_for_index, expand_paths
+    from simdetect.index.store import open_index
+
+    check_name(name)
+    snap = open_index(index_root)
+    backbone = backbone_for_index(index_root, None)
+    snap.require_fingerprint(backbone.fingerprint)
+    skipped: list[Any] = []
+    files = expand_paths(paths, skipped)
+    if on_total is not None:
+        on_total(len(files))
+    vectors, shas, kept = [], [], []
+    for batch in embed_files(
+        files, backbone, batch_size=batch_size, limits=limits, on_progress=on_progress
+    ):
+        skipped.extend(batch.skipped)
+        if len(batch.records):
+            vectors.append(batch.vectors)
+            shas.extend(r.sha256 for r in batch.records)
+            kept.extend(r.path for r in batch.records)
+    if not vectors:
+        raise ReferenceError(f"reference {name!r}: none of the {len(files)} files could be read")
+    ref = save_reference(
+        index_root, name, backbone.fingerprint, np.concatenate(vectors), shas, kept
+    )
+    return ref, skipped
