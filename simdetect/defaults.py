@@ -8,6 +8,7 @@ from __future__ import annotations
 
 DEFAULT_MAX_PIXELS = 100_000_000  # images above this are refused (decompression bombs)
 DEFAULT_TARGET_FPR = 0.01  # false-positive rate the calibrated decision aims at
+DEFAULT_FAMILY_FPR = 0.05  # family-wise rate of 'flagged for any artist'
 DEFAULT_K = 3  # works averaged per artist
 DEFAULT_HUBNESS_K = 15  # neighbours in the CSLS radius
 DEFAULT_COMMIT_EVERY = 256  # new works between commits while indexing

@@ -223,7 +223,7 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
 def test_reference_sets_are_stored_atomically_and_bound_to_the_backbone(tmp_path) -> None:
     from simdetect.backbones.base import Fingerprint
     from simdetect.index.references import (
-        ReferenceError,
+        ReferenceSetError,
         list_references,
         load_reference,
         remove_reference,
@@ -240,12 +240,12 @@ def test_reference_sets_are_stored_atomically_and_bound_to_the_backbone(tmp_path
     back = load_reference(tmp_path, "gen-1", fp)
     np.testing.assert_array_equal(back.vectors, ref.vectors)
     assert back.paths == ["a", "b", "c"] and back.digest() == ref.digest()
-    with pytest.raises(ReferenceError, match="embedded with effnet-style"):
+    with pytest.raises(ReferenceSetError, match="embedded with effnet-style"):
         load_reference(tmp_path, "gen-1", other)
-    with pytest.raises(ReferenceError, match="no reference set 'nope'.*gen-1"):
+    with pytest.raises(ReferenceSetError, match=r"no reference set 'nope'.*gen-1"):
         load_reference(tmp_path, "nope", fp)
     for bad in ("batch", "../x", "", "a b"):
-        with pytest.raises(ReferenceError, match="not allowed"):
+        with pytest.raises(ReferenceSetError, match="not allowed"):
             save_reference(tmp_path, bad, fp, vecs, ["h"] * 4, list("abcd"))
     assert not list((tmp_path / "references").glob("*.tmp*"))
     assert remove_reference(tmp_path, "gen-1") and list_references(tmp_path) == {}

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
-
 from conftest import SHARED, invoke
+from PIL import Image, ImageFilter
 
 SEEDS_SCRIPT = Path(__file__).resolve().parent.parent / "seeds" / "make_seeds.py"
 SD15 = SHARED / "corpora" / "sd15-styles"
@@ -58,13 +57,18 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     n = 0
     for i, a in enumerate(ms.ARTISTS):
         for b in ms.ARTISTS[i + 1 :: 3]:
-            blend = Image.blend(ms.render(a, 900 + n, (256, 256)), ms.render(b, 950 + n, (256, 256)), 0.5)
+            blend = Image.blend(
+                ms.render(a, 900 + n, (256, 256)), ms.render(b, 950 + n, (256, 256)), 0.5
+            )
             generator_like(blend).save(reference / f"blend_{n:02d}.png")
             n += 1
     rng = np.random.default_rng(7)
     for j in range(24 - n):
         make = ms.unrelated_photo if j % 2 == 0 else ms.unrelated_chart
-        generator_like(make(rng)).save(reference / f"other_{j:02d}.png")
+        img = make(rng)  # a shifted crop each time: every reference file is different
+        w, h = img.size
+        img = img.crop((j, j, w - 24 + j, h - 24 + j))
+        generator_like(img).save(reference / f"other_{j:02d}.png")
     return imitations, reference
 
 
@@ -93,8 +97,14 @@ def test_reference_set_is_stored_listed_and_used_by_scan(
     res = invoke("scan", str(imitations), "--index", str(index_copy), "--out", str(plain_out))
     assert res.exit_code == 0, res.output
     res = invoke(
-        "scan", str(imitations), "--index", str(index_copy), "--reference", "fakegen",
-        "--out", str(ref_out),
+        "scan",
+        str(imitations),
+        "--index",
+        str(index_copy),
+        "--reference",
+        "fakegen",
+        "--out",
+        str(ref_out),
     )
     assert res.exit_code == 0, res.output
     plain, ref = _rows(plain_out), _rows(ref_out)
@@ -123,7 +133,9 @@ def test_reference_refusals(index_copy: Path, generated: tuple[Path, Path], tmp_
     few.mkdir()
     for p in sorted(reference.iterdir())[:5]:
         (few / p.name).write_bytes(p.read_bytes())
-    assert invoke("index", "add-reference", "few", str(few), "--index", str(index_copy)).exit_code == 0
+    assert (
+        invoke("index", "add-reference", "few", str(few), "--index", str(index_copy)).exit_code == 0
+    )
     res = invoke("scan", str(imitations), "--index", str(index_copy), "--reference", "few")
     assert res.exit_code == 1 and "at least 20" in res.output
     res = invoke("scan", str(imitations), "--index", str(index_copy), "--reference", "nope")
@@ -138,9 +150,21 @@ def test_eval_imitations_prints_the_figures(
     imitations, reference = generated
     out = tmp_path / "eval"
     res = invoke(
-        "eval", "--imitations", str(imitations), "--reference", str(reference),
-        "--index", str(index_copy), "--grid", "1x1", "--fpr", "0.05", "--family-fpr", "0.1",
-        "--out", str(out),
+        "eval",
+        "--imitations",
+        str(imitations),
+        "--reference",
+        str(reference),
+        "--index",
+        str(index_copy),
+        "--grid",
+        "1x1",
+        "--fpr",
+        "0.05",
+        "--family-fpr",
+        "0.1",
+        "--out",
+        str(out),
     )
     assert res.exit_code == 0, res.output
     assert "top-1" in res.output and "leave-one-group-out" in res.output

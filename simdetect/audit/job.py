@@ -26,6 +26,7 @@ from simdetect.audit.sources import AuditInput, count_inputs, describe_source, i
 from simdetect.audit.summary import AuditSummary, SummaryFiles, write_summary
 from simdetect.audit.writer import assemble, read_metadata, rows_to_table, write_chunk
 from simdetect.backbones.base import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.errors import UserError
 from simdetect.index.build import backbone_for_index
@@ -35,6 +36,7 @@ from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
 from simdetect.scan import ArtistScore, Match, Scanner, ScanParams, open_scanner
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
+from simdetect.scoring.contrastive import FamilyVerdict
 
 __all__ = ["AuditOptions", "AuditOutcome", "EmbedFn", "run_audit"]
 
@@ -58,12 +60,16 @@ class AuditOptions:
     workers: int = 2
     chunk_rows: int = 4096
     max_pixels: int = DEFAULT_MAX_PIXELS
+    reference: str | None = None  # generator reference set stored with the index
+    family_fpr: float = DEFAULT_FAMILY_FPR
 
     def check(self) -> None:
         if self.top_artists < 1:
             raise UserError("{} must be at least 1", "top_artists")
         if not 0 < self.target_fpr < 1:
             raise UserError("{} must be between 0 and 1 (for example 0.01)", "target_fpr")
+        if not 0 < self.family_fpr < 1:
+            raise UserError("{} must be between 0 and 1 (for example 0.05)", "family_fpr")
         if self.batch_size < 1 or self.workers < 1 or self.chunk_rows < 1:
             raise UserError(
                 "{}, {} and {} must be at least 1", "batch_size", "workers", "chunk_rows"
@@ -107,6 +113,8 @@ def _entry(score: ArtistScore) -> dict[str, Any]:
         "fpr_at_threshold": _round(score.fpr_at_threshold),
         "n_works": score.n_works,
         "reason": score.reason,
+        "contrastive": _round(score.contrastive),
+        "null": score.null,
     }
 
 
@@ -127,9 +135,19 @@ class _RowMaker:
         }
 
     def scored(
-        self, item: AuditInput, rec: ImageRecord, ranking: list[ArtistScore], matches: list[Match]
+        self,
+        item: AuditInput,
+        rec: ImageRecord,
+        ranking: list[ArtistScore],
+        matches: list[Match],
+        family: FamilyVerdict | None = None,
     ) -> dict[str, Any]:
-        flagged = [r.artist for r in ranking if r.decision]
+        # The platform's question is answered by the family-wise flag: per-artist
+        # decisions summed over every artist would flag far more than the promised rate.
+        if family is not None and family.flagged is not None:
+            flagged = [family.flagged_artist] if family.flagged and family.flagged_artist else []
+        else:
+            flagged = [r.artist for r in ranking if r.decision]
         top = ranking[: self.top_artists]
         best = matches[0] if matches else None
         return {
@@ -205,8 +223,8 @@ def audit_chunk(
                 raise RuntimeError("embedding engine returned more results than inputs")
             item = pending.popleft()
             if ri < len(batch.records) and batch.records[ri].path == item.path:
-                ranking, matches = scored[ri]
-                rows.append(rows_for.scored(item, batch.records[ri], ranking, matches))
+                ranking, matches, family = scored[ri]
+                rows.append(rows_for.scored(item, batch.records[ri], ranking, matches, family))
                 ri += 1
             elif si < len(batch.skipped) and batch.skipped[si].path == item.path:
                 rows.append(rows_for.error(item, batch.skipped[si].reason))
@@ -232,6 +250,8 @@ def _settings(source: Path, index: Path, scanner: Scanner, options: AuditOptions
         "fingerprint": scanner.snapshot.fingerprint.digest(),
         "top_artists": options.top_artists,
         "target_fpr": options.target_fpr,
+        "reference": options.reference,
+        "family_fpr": options.family_fpr,
         "batch_size": options.batch_size,
         "chunk_rows": options.chunk_rows,
         "max_pixels": options.max_pixels,
@@ -328,7 +348,15 @@ def run_audit(
     started = time.perf_counter()
     describe_source(source)  # a missing source fails before anything loads
     snap = open_index(index)
-    scanner = open_scanner(snap, ScanParams(top_k=1, target_fpr=options.target_fpr))
+    scanner = open_scanner(
+        snap,
+        ScanParams(
+            top_k=1,
+            target_fpr=options.target_fpr,
+            reference=options.reference,
+            family_fpr=options.family_fpr,
+        ),
+    )
     settings = _settings(source, index, scanner, options)
     artists = [
         n for n, bg in zip(scanner.table.names, scanner.table.background, strict=True) if not bg

@@ -9,10 +9,13 @@ import typer
 from rich.markup import escape
 
 from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_TARGET_FPR,
+    FamilyFprOpt,
     FprOpt,
     IndexOpt,
+    ReferenceOpt,
     console,
     user_errors,
 )
@@ -98,6 +101,8 @@ def report_cmd(
     ] = DEFAULT_FORMATS,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to show.")] = 5,
+    reference: ReferenceOpt = None,
+    family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
 ) -> None:
     """Write the evidence report of one case: JSON record, HTML and PDF, in Chinese and English."""
     from simdetect.report.case import make_report, parse_formats
@@ -120,6 +125,8 @@ def report_cmd(
             formats=parse_formats(formats),
             target_fpr=fpr,
             top_k=top_k,
+            reference=reference,
+            family_fpr=family_fpr,
         )
     _print_outputs(outputs)
 

@@ -10,13 +10,16 @@ import typer
 from rich.table import Table
 
 from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_MAX_PIXELS,
     DEFAULT_TARGET_FPR,
     BatchOpt,
+    FamilyFprOpt,
     FprOpt,
     IndexOpt,
     MaxPixelsOpt,
+    ReferenceOpt,
     TopKOpt,
     console,
     fail,
@@ -47,21 +50,29 @@ def _decision(decision: bool | None) -> str:
     return "[bold red]MATCH[/]" if decision else "[green]no[/]"
 
 
+def _flag(r: ScanResult) -> str:
+    if r.flagged is None:
+        return "[dim]—[/]"
+    return f"[bold red]FLAGGED: {r.flagged_artist}[/]" if r.flagged else "[green]no[/]"
+
+
 def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
     table = Table(
         title="Scan results",
-        caption="relative: hubness-corrected (CSLS) similarity; p: share of other artists' "
-        "works scoring at least as high; decision at the target false-positive rate",
+        caption="score: contrastive (this artist minus the best other); p: share of the null "
+        "scoring at least as high; decision at the target false-positive rate; flagged: for "
+        "any artist at the family-wise rate",
     )
     table.add_column("suspect", overflow="fold")
     table.add_column("artist", overflow="fold")
-    table.add_column("relative", justify="right")
+    table.add_column("score", justify="right")
     table.add_column("p", justify="right")
     table.add_column("decision")
+    table.add_column("flagged", overflow="fold")
     table.add_column("nearest work (cosine)", overflow="fold")
     for r in results:
         if r.error:
-            table.add_row(_short(r.suspect), f"[red]skipped: {r.error}[/]", "", "", "", "")
+            table.add_row(_short(r.suspect), f"[red]skipped: {r.error}[/]", "", "", "", "", "")
             continue
         nearest = (
             f"{_short(r.matches[0].path)} ({_fmt(r.matches[0].similarity)})" if r.matches else "—"
@@ -70,9 +81,10 @@ def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
             table.add_row(
                 _short(r.suspect) if i == 0 else "",
                 a.artist,
-                _fmt(a.relative),
+                _fmt(a.score),
                 _fmt(a.p_value, 4),
                 _decision(a.decision),
+                _flag(r) if i == 0 else "",
                 nearest if i == 0 else "",
                 end_section=i == min(show, len(r.ranking)) - 1,
             )
@@ -90,6 +102,8 @@ def run_scan(
     limits: LoadLimits,
     batch_size: int,
     target_fpr: float = DEFAULT_TARGET_FPR,
+    reference: str | None = None,
+    family_fpr: float = DEFAULT_FAMILY_FPR,
 ) -> tuple[list[ScanResult], list[dict[str, Any]]]:
     from simdetect.index.build import backbone_for_index, expand_paths
     from simdetect.io.walk import SkipRecord
@@ -98,7 +112,10 @@ def run_scan(
 
     if out is not None:
         check_output_path(out)
-    scanner = open_scanner(index, ScanParams(top_k=top_k, target_fpr=target_fpr))
+    scanner = open_scanner(
+        index,
+        ScanParams(top_k=top_k, target_fpr=target_fpr, reference=reference, family_fpr=family_fpr),
+    )
     backbone = backbone_for_index(index, None)
     skipped: list[SkipRecord] = []
     files = expand_paths(paths, skipped)
@@ -130,12 +147,16 @@ def scan_cmd(
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     batch_size: BatchOpt = 16,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
+    reference: ReferenceOpt = None,
+    family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
 ) -> None:
     """Score suspect images against an index and rank the indexed artists."""
     if top_k < 1:
         fail("--top-k must be at least 1")
     if not 0 < fpr < 1:
         fail("--fpr must be between 0 and 1 (for example 0.01)")
+    if not 0 < family_fpr < 1:
+        fail("--family-fpr must be between 0 and 1 (for example 0.05)")
     from simdetect.io.images import LoadLimits
 
     with user_errors():
@@ -147,6 +168,8 @@ def scan_cmd(
             LoadLimits(max_pixels=max_pixels),
             batch_size,
             fpr,
+            reference,
+            family_fpr,
         )
     print_scan_table(results)
     if out is not None:

@@ -9,12 +9,15 @@ import typer
 from rich.markup import escape
 
 from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_MAX_PIXELS,
     DEFAULT_TARGET_FPR,
+    FamilyFprOpt,
     FprOpt,
     IndexOpt,
     MaxPixelsOpt,
+    ReferenceOpt,
     TopKOpt,
     console,
     user_errors,
@@ -70,6 +73,8 @@ def serve_cmd(
         float, typer.Option("--timeout", help="Seconds a request may wait for its result.")
     ] = 60.0,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
+    reference: ReferenceOpt = None,
+    family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
     top_k: TopKOpt = 5,
     decode_workers: Annotated[
         int, typer.Option("--decode-workers", help="Threads decoding uploads.")
@@ -98,6 +103,8 @@ def serve_cmd(
             queue_size=queue_size,
             request_timeout_s=timeout,
             target_fpr=fpr,
+            reference=reference,
+            family_fpr=family_fpr,
             top_k=top_k,
             decode_workers=decode_workers,
         )

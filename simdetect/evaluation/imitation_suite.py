@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from simdetect.backbones import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.embed import embed_files
 from simdetect.evaluation.grids import DEFAULT_GRID, Tile, cut_tree
 from simdetect.evaluation.imitations import (
-    DEFAULT_FAMILY_FPR,
     ImitationResult,
     LeaveArtistsOutResult,
     evaluate_imitations,

@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.contrastive import Null, order_statistic_threshold
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
-
-DEFAULT_FAMILY_FPR = 0.05
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from simdetect.backbones.base import Fingerprint
+from simdetect.errors import ReferenceSetError
 from simdetect.index.store import utc_now
 from simdetect.io.atomic import atomic_write_bytes, atomic_write_text
 
@@ -33,10 +34,6 @@ REFERENCES_DIR = "references"
 REFERENCES_LIST = "references.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RESERVED_NAMES = frozenset({"batch", "none"})
-
-
-class ReferenceError(ValueError):
-    """A reference set is missing, malformed, or was embedded with another backbone."""
 
 
 @dataclass
@@ -63,7 +60,7 @@ class ReferenceSet:
 
 def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name) or name.lower() in RESERVED_NAMES:
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' "
             f"or '-', starting with a letter or digit, and not {sorted(RESERVED_NAMES)}"
         )
@@ -86,7 +83,7 @@ def list_references(index_root: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReferenceError(f"{path}: unreadable list of reference sets ({exc})") from None
+        raise ReferenceSetError(f"{path}: unreadable list of reference sets ({exc})") from None
     return {str(k): dict(v) for k, v in data.get("references", {}).items()}
 
 
@@ -106,7 +103,7 @@ def save_reference(
     """Store (or replace) a named set; identical files are kept once."""
     check_name(name)
     if len(vectors) == 0:
-        raise ReferenceError(f"reference {name!r}: no readable images to store")
+        raise ReferenceSetError(f"reference {name!r}: no readable images to store")
     seen: set[str] = set()
     keep = []
     for i, digest in enumerate(sha256):
@@ -153,7 +150,7 @@ def load_reference(index_root: Path, name: str, fingerprint: Fingerprint) -> Ref
     path = _set_path(index_root, name)
     if not path.is_file():
         known = sorted(list_references(index_root))
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"index {index_root} holds no reference set {name!r} "
             f"(known: {', '.join(known) if known else 'none'})"
         )
@@ -162,9 +159,9 @@ def load_reference(index_root: Path, name: str, fingerprint: Fingerprint) -> Ref
             header = json.loads(bytes(data["header"]).decode("utf-8"))
             vectors = data["vectors"].astype(np.float32)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ReferenceError(f"{path}: unreadable reference set ({exc})") from None
+        raise ReferenceSetError(f"{path}: unreadable reference set ({exc})") from None
     if header["fingerprint_digest"] != fingerprint.digest():
-        raise ReferenceError(
+        raise ReferenceSetError(
             f"reference set {name!r} in {index_root} was embedded with {header['backbone']} "
             f"({header['fingerprint_digest'][:12]}), not with this index's backbone "
             f"{fingerprint.name} ({fingerprint.digest()[:12]}); add it again"
@@ -219,7 +216,9 @@ def add_reference(
     files = expand_paths(paths, skipped)
     if on_total is not None:
         on_total(len(files))
-    vectors, shas, kept = [], [], []
+    vectors: list[np.ndarray] = []
+    shas: list[str] = []
+    kept: list[str] = []
     for batch in embed_files(
         files, backbone, batch_size=batch_size, limits=limits, on_progress=on_progress
     ):
@@ -229,7 +228,7 @@ def add_reference(
             shas.extend(r.sha256 for r in batch.records)
             kept.extend(r.path for r in batch.records)
     if not vectors:
-        raise ReferenceError(f"reference {name!r}: none of the {len(files)} files could be read")
+        raise ReferenceSetError(f"reference {name!r}: none of the {len(files)} files could be read")
     ref = save_reference(
         index_root, name, backbone.fingerprint, np.concatenate(vectors), shas, kept
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from simdetect.backbones.base import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.index.build import backbone_for_index
 from simdetect.index.store import open_index
 from simdetect.io.atomic import atomic_write_text
@@ -71,6 +72,8 @@ def make_report(
     formats: Sequence[str] = FORMATS,
     target_fpr: float = DEFAULT_TARGET_FPR,
     top_k: int = 5,
+    reference: str | None = None,
+    family_fpr: float = DEFAULT_FAMILY_FPR,
     backbone: Backbone | None = None,
     created_at: str | None = None,
 ) -> ReportOutputs:
@@ -94,7 +97,9 @@ def make_report(
     check_artist(snapshot, case.artist)
     files = suspect_files(suspects)
     backbone = backbone or backbone_for_index(Path(index_dir), None)
-    params = ScanParams(top_k=top_k, target_fpr=target_fpr)
+    params = ScanParams(
+        top_k=top_k, target_fpr=target_fpr, reference=reference, family_fpr=family_fpr
+    )
     scan = scan_case(files, snapshot, backbone, params)
     record = build_record(case, scan, created_at)
 

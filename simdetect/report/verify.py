@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from simdetect import __version__
 from simdetect.backbones.base import BackboneError
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.index.build import backbone_for_index
 from simdetect.index.manifest import IndexCorrupt
 from simdetect.index.store import FingerprintMismatch, IndexNotFound, IndexSnapshot, open_index
@@ -350,6 +351,8 @@ def check_scores(
         float(method["target_fpr"]),
         int(method["scoring"]["k"]),
         int(method["scoring"]["hubness_k"]),
+        method.get("reference"),
+        float(method.get("family_fpr", DEFAULT_FAMILY_FPR)),
     )
     suspects = record["suspects"]
     present = [

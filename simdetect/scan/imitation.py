@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from simdetect.errors import UserError
 from simdetect.index.references import ReferenceSet, load_reference
 from simdetect.index.sidecar import read_sidecar, write_sidecar
 from simdetect.index.store import IndexSnapshot
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.alignment import MIN_REFERENCE, reference_stats
+from simdetect.scoring.contrastive import FamilyVerdict, Null
 from simdetect.scoring.imitation import (
     IMITATION_STATE_VERSION,
     ImitationJudge,
@@ -31,7 +33,6 @@ from simdetect.scoring.imitation import (
     compute_state,
     genuine_by_artist,
 )
-from simdetect.scoring.contrastive import FamilyVerdict, Null
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ def imitation_state_for(
 
 
 def open_reference(snapshot: IndexSnapshot, name: str) -> ReferenceSet:
-    from simdetect.errors import UserError
-
     ref = load_reference(snapshot.root, name, snapshot.fingerprint)
     if ref.count < MIN_REFERENCE:
         raise UserError(
@@ -92,7 +91,9 @@ def judge_for(
     """The judge: with a reference, its outputs are the null; without, the index's works."""
     genuine = genuine_by_artist(state, table)
     if reference is None:
-        return ImitationJudge(scorer, Null.from_matrix("index", None, state.index_null_scores), genuine)
+        return ImitationJudge(
+            scorer, Null.from_matrix("index", None, state.index_null_scores), genuine
+        )
     stats = reference_stats(reference.name, reference.vectors)
     null = scorer.reference_null(reference.name, reference.vectors)
     return ImitationJudge(scorer, null, genuine, stats.mean)

@@ -33,8 +33,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_FAMILY_FPR = 0.05
-
 
 def contrastive_margin(per_artist: np.ndarray) -> np.ndarray:
     """(m, A) top-k means → (m, A): each column minus the best *other* column (NaN-aware).

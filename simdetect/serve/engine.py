@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from simdetect.backbones.base import Backbone
-from simdetect.defaults import DEFAULT_MAX_BATCH
+from simdetect.defaults import DEFAULT_FAMILY_FPR, DEFAULT_MAX_BATCH
 from simdetect.errors import UserError
 from simdetect.index.store import IndexSnapshot, read_current
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
@@ -59,6 +59,8 @@ class ServeConfig:
     target_fpr: float = DEFAULT_TARGET_FPR
     top_k: int = 5
     decode_workers: int = 2
+    reference: str | None = None  # generator reference set stored with the index
+    family_fpr: float = DEFAULT_FAMILY_FPR
 
     def __post_init__(self) -> None:
         checks = (
@@ -74,6 +76,11 @@ class ServeConfig:
                 0 < self.target_fpr < 1,
             ),
             ("top_k", "{} must be at least 1", self.top_k >= 1),
+            (
+                "family_fpr",
+                "{} must be between 0 and 1 (for example 0.05)",
+                0 < self.family_fpr < 1,
+            ),
             ("decode_workers", "{} must be at least 1", self.decode_workers >= 1),
         )
         for setting, message, ok in checks:
@@ -127,7 +134,12 @@ class ServeEngine:
         self.config = config
         self.snapshot = snapshot
         self.backbone = backbone
-        self.params = ScanParams(top_k=config.top_k, target_fpr=config.target_fpr)
+        self.params = ScanParams(
+            top_k=config.top_k,
+            target_fpr=config.target_fpr,
+            reference=config.reference,
+            family_fpr=config.family_fpr,
+        )
         self.scanner = open_scanner(snapshot, self.params, reproducible=True)
         self.context = self.scanner.context()
         self.limits = LoadLimits(max_pixels=config.max_pixels)
