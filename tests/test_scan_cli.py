@@ -212,9 +212,12 @@ def test_scores_recomputed_from_the_stored_vectors(
     for entry in row["ranking"]:
         assert entry["similarity"] == pytest.approx(top_k_mean(cos, entry["artist"]), abs=1e-5)
         assert entry["relative"] == pytest.approx(top_k_mean(corrected, entry["artist"]), abs=1e-5)
-    assert [r["artist"] for r in row["ranking"]] == sorted(
-        {a for a in meta["artist"]}, key=lambda a: -top_k_mean(corrected, a)
-    )
+    # Schema 3: ranked by the contrastive score, positive for the winner alone.
+    scores = [r["score"] for r in row["ranking"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r["score"] == r["contrastive"] for r in row["ranking"])
+    assert scores[0] > 0 and all(x <= 0 for x in scores[1:])
+    assert {r["artist"] for r in row["ranking"]} == set(meta["artist"])
     order = np.argsort(-cos)[: len(row["matches"])]
     assert [m["path"] for m in row["matches"]] == meta["path"].iloc[order].tolist()
     for match, i in zip(row["matches"], order, strict=True):
