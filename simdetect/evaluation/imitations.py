@@ -68,7 +68,7 @@ def _held_out_rates(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per held-out row: per-pair decisions (m, A), any-pair decided (m,), family flag (m,)."""
     thr = np.array([a.threshold(target_fpr) for a in null.artists], dtype=object)
-    t = np.array([np.inf if v is None else v for v in thr], dtype=np.float64)
+    t = np.array([np.inf if v is None else max(v, 0.0) for v in thr], dtype=np.float64)
     decided = scores_out > t[None, :]
     fam_t = null.family_threshold(family_fpr)
     z = null.z_scores(scores_out)
@@ -103,7 +103,7 @@ def evaluate_imitations(
     s_imi[:, table.background] = np.nan
     ranks = _ranks(s_imi, y, usable)
     p_thr = np.array(
-        [np.inf if (t := a.threshold(target_fpr)) is None else t for a in null.artists]
+        [np.inf if (t := a.threshold(target_fpr)) is None else max(t, 0.0) for a in null.artists]
     )
     decided_true = s_imi[np.arange(len(y)), y] > p_thr[y]
     fam_t = null.family_threshold(family_fpr)

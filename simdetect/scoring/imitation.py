@@ -327,6 +327,9 @@ class ImitationJudge:
                 f"the null holds {n} images, too few to decide at a {target_fpr:.2%} "
                 f"false-positive rate (at least {math.ceil(1 / target_fpr) - 1} are needed)",
             )
+        # Deciding for an artist the image is not closest to would answer another question
+        # than "closer to this artist than to the others": the threshold is never below 0.
+        t = max(t, 0.0)
         fpr = float(np.count_nonzero(null.scores > t)) / n
         return ArtistJudgement(value, p, 100.0 * below / n, genuine_pct, value > t, t, fpr)
 
