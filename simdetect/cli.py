@@ -361,7 +361,7 @@ def _short(path: str) -> str:
     """Paths relative to the working directory when they are inside it: tables stay readable."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):  # outside, a link loop, unreadable
         return path
 
 
@@ -414,7 +414,11 @@ def run_scan(
     limits: LoadLimits,
     batch_size: int,
     target_fpr: float = DEFAULT_TARGET_FPR,
+    results: list[ScanResult] | None = None,
 ) -> tuple[list[ScanResult], list[dict[str, Any]]]:
+    """Scan and write; ``results`` (when given) holds every row made so far even if a
+    later one fails, so the caller can still show them."""
+    results = [] if results is None else results
     if out is not None:
         check_output_path(out)
     snap = open_index(index)
@@ -422,9 +426,7 @@ def run_scan(
     scanner = Scanner(snap, ScanParams(top_k=top_k, target_fpr=target_fpr))
     skipped: list = []
     files = expand_paths(paths, skipped)
-    results: list[ScanResult] = [
-        ScanResult(suspect=s.path, sha256=None, error=s.reason) for s in skipped
-    ]
+    results.extend(ScanResult(suspect=s.path, sha256=None, error=s.reason) for s in skipped)
     with progress_bar("scanning") as (on_total, on_progress):
         on_total(len(files))
         results.extend(
@@ -458,16 +460,24 @@ def scan_cmd(
         fail("--top-k must be at least 1")
     if not 0 < fpr < 1:
         fail("--fpr must be between 0 and 1 (for example 0.01)")
-    with user_errors():
-        results, _ = run_scan(
-            [str(p) for p in paths],
-            index,
-            top_k,
-            out,
-            LoadLimits(max_pixels=max_pixels),
-            batch_size,
-            fpr,
-        )
+    results: list[ScanResult] = []
+    try:
+        with user_errors():
+            run_scan(
+                [str(p) for p in paths],
+                index,
+                top_k,
+                out,
+                LoadLimits(max_pixels=max_pixels),
+                batch_size,
+                fpr,
+                results,
+            )
+    except BaseException:
+        if results:  # whatever was scanned before the failure is still worth showing
+            print_scan_table(results)
+            err_console.print(f"scan stopped after {len(results)} suspects", highlight=False)
+        raise
     print_scan_table(results)
     if out is not None:
         console.print(f"results written to {out}", highlight=False)
