@@ -22,9 +22,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BudgetTimeout", "MemoryBudget", "release_free_memory"]
+__all__ = ["DEFAULT_DECODE_MEMORY_MB", "BudgetTimeout", "MemoryBudget", "release_free_memory"]
 
 log = logging.getLogger(__name__)
+
+# What all of a service's concurrent decodes may hold together. One 100-megapixel RGB PNG
+# is planned at about 0.9 GiB (decoded pixels, the RGB copy, hash and model input), so
+# this lets one such image, or many ordinary ones, decode at once (BENCHMARKS.md).
+DEFAULT_DECODE_MEMORY_MB = 1024.0
 
 # Below this many bytes released since the last trim, trimming is not worth its cost.
 TRIM_AFTER_BYTES = 64 * 1024 * 1024

@@ -16,7 +16,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from simdetect import __version__
 from simdetect.backbones.base import BackboneError
@@ -38,6 +38,7 @@ from simdetect.report.record import (
     method_section,
     near_duplicates,
 )
+from simdetect.report.renderings import check_renderings
 from simdetect.report.scanning import CaseScan, reproducible_scanner, scan_each, scan_params
 from simdetect.report.software import software_versions
 
@@ -490,6 +491,8 @@ def verify_report(
     if record is None:
         return out
     check_integrity(record, out, expect_digest)
+    for area, subject, status, detail in check_renderings(path):
+        out.add(area, subject, cast(Status, status), detail)
     try:
         states = check_files(record, out)
         check_provenance(record, states, out)

@@ -15,6 +15,7 @@ from rich.table import Table
 from simdetect.backbones.base import BackboneError
 from simdetect.index.manifest import IndexCorrupt
 from simdetect.index.store import FingerprintMismatch, IndexNotFound
+from simdetect.io.budget import DEFAULT_DECODE_MEMORY_MB
 from simdetect.io.images import DEFAULT_MAX_PIXELS
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 
@@ -106,6 +107,13 @@ def serve_cmd(
     decode_workers: Annotated[
         int, typer.Option("--decode-workers", help="Threads decoding uploads.")
     ] = 2,
+    decode_memory_mb: Annotated[
+        float,
+        typer.Option(
+            "--decode-memory-mb",
+            help="Memory all concurrent decodes may use together (estimated per image).",
+        ),
+    ] = DEFAULT_DECODE_MEMORY_MB,
 ) -> None:
     """Serve scans and evidence reports over HTTP (FastAPI + uvicorn)."""
     import uvicorn
@@ -132,6 +140,7 @@ def serve_cmd(
             target_fpr=fpr,
             top_k=top_k,
             decode_workers=decode_workers,
+            decode_memory_mb=decode_memory_mb,
         )
         with console.status("loading the index and the model"):
             snapshot = open_index(index)

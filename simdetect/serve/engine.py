@@ -27,7 +27,8 @@ import torch
 
 from simdetect.backbones.base import Backbone
 from simdetect.index.store import IndexSnapshot, read_current
-from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.io.budget import DEFAULT_DECODE_MEMORY_MB, BudgetTimeout, MemoryBudget
+from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits, estimate_decode_bytes
 from simdetect.report.case import JSON_NAME
 from simdetect.report.record import CaseInfo
 from simdetect.report.scanning import reproducible_scanner
@@ -58,6 +59,7 @@ class ServeConfig:
     target_fpr: float = DEFAULT_TARGET_FPR
     top_k: int = 5
     decode_workers: int = 2
+    decode_memory_mb: float = DEFAULT_DECODE_MEMORY_MB
 
     def __post_init__(self) -> None:
         checks = {
@@ -70,6 +72,7 @@ class ServeConfig:
             "--fpr must be between 0 and 1 (for example 0.01)": 0 < self.target_fpr < 1,
             "--top-k must be at least 1": self.top_k >= 1,
             "decode workers must be at least 1": self.decode_workers >= 1,
+            "--decode-memory-mb must be positive": self.decode_memory_mb > 0,
         }
         for message, ok in checks.items():
             if not ok:
@@ -126,6 +129,7 @@ class ServeEngine:
         self.scanner = reproducible_scanner(snapshot, self.params)
         self.context = self.scanner.context()
         self.limits = LoadLimits(max_pixels=config.max_pixels)
+        self.budget = MemoryBudget(int(config.decode_memory_mb * 1024 * 1024))
         self.uploads = UploadStore(config.evidence_dir / "uploads")
         self.reports_dir = config.evidence_dir / "reports"
         self.inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -188,13 +192,23 @@ class ServeEngine:
             rows.append(result.to_json(self.context))
         return rows
 
+    def _prepare(self, data: bytes, name: str) -> PreparedUpload:
+        """Decode under the shared memory budget (decode thread); the estimate reads the
+        header only, and everything the decode allocates is freed before the budget is."""
+        cost = estimate_decode_bytes(data, name, self.limits, self.backbone.decode_min_side)
+        try:
+            with self.budget.hold(cost, timeout=self.config.request_timeout_s):
+                return prepare_upload(data, name, self.backbone, self.limits)
+        except BudgetTimeout as exc:
+            raise Unavailable(f"{exc}; retry later") from None
+
     async def scan(self, data: bytes, filename: str | None) -> dict[str, Any]:
         """One upload's scan row; ImageLoadError for a bad image, Overloaded, Unavailable."""
         self._require_accepting()
         loop = asyncio.get_running_loop()
         with self.admission:
             prepared = await loop.run_in_executor(
-                self.decode, prepare_upload, data, client_name(filename), self.backbone, self.limits
+                self.decode, self._prepare, data, client_name(filename)
             )
             return await self.batcher.submit(prepared, self.config.request_timeout_s)
 
@@ -213,9 +227,7 @@ class ServeEngine:
             checked = []
             for data, filename in files:
                 name = client_name(filename)
-                prepared = await loop.run_in_executor(
-                    self.decode, prepare_upload, data, name, self.backbone, self.limits
-                )
+                prepared = await loop.run_in_executor(self.decode, self._prepare, data, name)
                 checked.append((data, filename, name, prepared.record))
             uploads = []
             for data, filename, name, record in checked:
@@ -304,4 +316,10 @@ class ServeEngine:
             "refused_busy": self.admission.refused,
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
             "batching": {"enabled": c.batching, **self.batcher.stats.to_dict()},
+            "decode_memory": {
+                "budget_bytes": self.budget.capacity,
+                "in_use_bytes": self.budget.in_use,
+                "peak_bytes": self.budget.peak,
+                "waits": self.budget.waits,
+            },
         }
