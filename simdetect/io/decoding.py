@@ -57,7 +57,7 @@ def _convert_cost(mode: str, fmt: str, transparency: bool) -> int:
 def _pre_reduce_cost(mode: str, transparency: bool) -> int:
     """Bytes per source pixel allocated before reducing (modes PIL cannot reduce as they are)."""
     if mode in HIGH_BIT_16:
-        return 2 + (3 if transparency else 0)  # numpy copy (and the transparency mask)
+        return 0  # reduced in strips of a few MiB
     if mode == "P":
         return 4  # to RGB or RGBA
     if mode == "1":
@@ -97,9 +97,19 @@ def _cost(width: int, height: int, mode: str, fmt: str, transparency: bool, fact
 
 
 def plan_decode(
-    width: int, height: int, mode: str, fmt: str, transparency: bool, max_bytes: int
+    width: int,
+    height: int,
+    mode: str,
+    fmt: str,
+    transparency: bool,
+    max_bytes: int,
+    min_side: int | None = None,
 ) -> DecodePlan | None:
-    """The smallest reduction whose estimated peak fits ``max_bytes``; None if none does."""
+    """The smallest reduction whose estimated peak fits ``max_bytes``; None if none does.
+
+    Once an image has to be reduced anyway, a consumer that needs only ``min_side``
+    pixels (a model) gets it reduced further, down to twice that on the short side.
+    """
     full = _cost(width, height, mode, fmt, transparency, 1)
     if full <= max_bytes:
         return DecodePlan(1, full, full)
@@ -108,6 +118,11 @@ def plan_decode(
             break
         cost = _cost(width, height, mode, fmt, transparency, factor)
         if cost <= max_bytes:
+            if min_side:
+                enough = [f for f in _FACTORS if min(width, height) // f >= 2 * min_side]
+                if enough and enough[-1] > factor:
+                    factor = enough[-1]
+                    cost = _cost(width, height, mode, fmt, transparency, factor)
             return DecodePlan(factor, cost, full)
     return None
 

@@ -67,6 +67,7 @@ _WHITE = (255, 255, 255, 255)
 _ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
 _HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 _U16_MAX = 65535
+_STRIP_BYTES = 8 * 1024 * 1024
 
 # Same table as PIL.ImageOps.exif_transpose; applied to the converted copy so a big
 # image is not duplicated once more just to rotate it.
@@ -231,10 +232,14 @@ def _quiet_pil_bomb_warning(pixels: int) -> Iterator[None]:
         yield
 
 
-def _plan(img: ImageFile.ImageFile, fmt: str, name: str, limits: LoadLimits) -> decoding.DecodePlan:
+def _plan(
+    img: ImageFile.ImageFile, fmt: str, name: str, limits: LoadLimits, min_side: int | None
+) -> decoding.DecodePlan:
     width, height = img.size
     transparency = "transparency" in img.info
-    plan = decoding.plan_decode(width, height, img.mode, fmt, transparency, limits.max_decode_bytes)
+    plan = decoding.plan_decode(
+        width, height, img.mode, fmt, transparency, limits.max_decode_bytes, min_side
+    )
     if plan is None:
         raise ImageLoadError(
             name,
@@ -259,7 +264,7 @@ def estimate_decode_bytes(
             raise ImageLoadError(name, _format_too_large(width * height, limits.max_pixels))
         fmt = img.format or "unknown"
         _draft(img, fmt, min_side)
-        return _plan(img, fmt, name, limits).cost
+        return _plan(img, fmt, name, limits, min_side).cost
     finally:
         img.close()
 
@@ -285,7 +290,7 @@ def _decode(
         source_mode = img.mode
         fmt = img.format or "unknown"
         _draft(img, fmt, min_side)
-        plan = _plan(img, fmt, name, limits)
+        plan = _plan(img, fmt, name, limits, min_side)
         with _quiet_pil_bomb_warning(pixels):
             img.load()
             orientation = _orientation(img, name)
@@ -335,15 +340,7 @@ def _reduced_rgb(img: Image.Image, factor: int) -> Image.Image:
     fx, fy, out_w, out_h = decoding.reduced_size(width, height, factor)
     mode = img.mode
     if mode in decoding.HIGH_BIT_16:
-        raw = np.asarray(img)
-        trns = img.info.get("transparency")
-        if isinstance(trns, int):
-            raw = np.where(raw == trns, np.uint16(_U16_MAX), raw)
-        blocks = raw[: out_h * fy, : out_w * fx].reshape(out_h, fy, out_w, fx)
-        mean = blocks.mean(axis=(1, 3), dtype=np.float64)
-        del raw, blocks
-        gray = np.rint(mean * (255.0 / _U16_MAX)).astype(np.uint8)
-        return Image.fromarray(np.ascontiguousarray(gray)).convert("RGB")
+        return _reduced_16bit(img, fx, fy, out_w, out_h)
     if mode == "P":
         base = img.convert("RGBA" if "transparency" in img.info else "RGB")
     elif mode == "1":
@@ -358,6 +355,23 @@ def _reduced_rgb(img: Image.Image, factor: int) -> Image.Image:
         if base is not img:
             base.close()
     return to_rgb(small)
+
+
+def _reduced_16bit(img: Image.Image, fx: int, fy: int, out_w: int, out_h: int) -> Image.Image:
+    """Box-average 16-bit grey in strips of a few MiB: PIL cannot reduce these modes, and a
+    whole-image numpy copy would double the decoded size."""
+    trns = img.info.get("transparency")
+    step = max(fy, (_STRIP_BYTES // max(1, 2 * img.size[0])) // fy * fy)
+    mean = np.empty((out_h, out_w), dtype=np.float64)
+    for y0 in range(0, out_h * fy, step):
+        y1 = min(y0 + step, out_h * fy)
+        strip = np.asarray(img.crop((0, y0, out_w * fx, y1)))
+        if isinstance(trns, int):  # transparent grey shows as white, as in to_rgb
+            strip = np.where(strip == trns, np.uint16(_U16_MAX), strip)
+        blocks = strip.reshape((y1 - y0) // fy, fy, out_w, fx)
+        mean[y0 // fy : y1 // fy] = blocks.mean(axis=(1, 3), dtype=np.float64)
+    gray = np.rint(mean * (255.0 / _U16_MAX)).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
 
 
 def _orientation(img: Image.Image, name: str) -> int:
