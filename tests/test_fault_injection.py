@@ -19,9 +19,7 @@ DRIVER = REPO / "tests" / "hostile" / "fault_driver.py"
 ROUNDS = 25
 
 
-def test_sigkill_at_random_moments_never_breaks_the_index(
-    tmp_path: Path, seeds_dir: Path
-) -> None:
+def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path, seeds_dir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, str(DRIVER), str(tmp_path), str(seeds_dir / "artists"), str(ROUNDS)],

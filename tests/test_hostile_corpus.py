@@ -52,13 +52,11 @@ main()
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     root = (tmp_path_factory.mktemp("hostile") / "corpus").resolve()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run(
-        [sys.executable, str(MAKE_CORPUS), str(root)], check=True, timeout=300, env=env
-    )
+    subprocess.run([sys.executable, str(MAKE_CORPUS), str(root)], check=True, timeout=300, env=env)
     entries = json.loads((root.parent / "entries.json").read_text(encoding="utf-8"))["entries"]
     assert len(entries) >= 300
     yield root, entries
-    for dirpath, dirnames, filenames in os.walk(root):  # let pytest clean it up
+    for dirpath, _dirs, filenames in os.walk(root):  # let pytest clean it up
         for name in filenames:
             path = os.path.join(dirpath, name)
             if not os.path.islink(path):
@@ -101,7 +99,7 @@ def test_every_entry_prepares_within_its_deadline(
         box: dict[str, Any] = {}
         start = time.monotonic()
         thread = threading.Thread(
-            target=lambda p=path: box.update(r=prepare_file(p, backbone, LoadLimits())),
+            target=lambda p=path, b=box: b.update(r=prepare_file(p, backbone, LoadLimits())),
             daemon=True,
         )
         thread.start()
