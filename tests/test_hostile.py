@@ -108,6 +108,11 @@ def test_index_add_and_scan_keep_a_non_utf8_name(index_copy: Path, tmp_path: Pat
     escaped = [p for p in stored if "\\xff" in p]
     assert len(escaped) == 1 and escaped[0].endswith("bad\\xff\\xfe.png")
     assert os.fsencode(fs_name(escaped[0])) == bad  # the stored text leads back to the file
+    with IndexWriter(index_copy) as writer:  # removing by the name on disk finds it
+        assert writer.remove_files([os.fsdecode(bad)]) == 1
+        writer.commit()
+    _png(bad, seed=1)
+    assert invoke("index", "add", folder, "--artist", "x", "--index", index_copy).exit_code == 0
 
     for suffix in (".jsonl", ".csv", ".parquet"):
         out = tmp_path / f"r{suffix}"

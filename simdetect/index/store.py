@@ -36,6 +36,8 @@ from simdetect.index.lock import IndexLock
 from simdetect.index.manifest import MANIFEST_NAME, IndexCorrupt, Manifest
 from simdetect.io.atomic import atomic_write_text, fsync_dir
 from simdetect.io.hashing import sha256_file
+from simdetect.io.names import text_name
+from simdetect.io.walk import safe_resolve
 from simdetect.records import ImageRecord
 
 log = logging.getLogger(__name__)
@@ -428,7 +430,13 @@ class IndexWriter:
 
     def remove_files(self, paths: list[str]) -> int:
         """Remove by path as indexed, or by the SHA-256 of a file given by path."""
-        wanted_paths = {str(Path(p).resolve()) for p in paths} | set(paths)
+        # Stored paths are text (simdetect.io.names): compare names in that form too.
+        given = [str(p) for p in paths]
+        wanted_paths = set(given) | {text_name(p) for p in given}
+        for p in given:
+            resolved, problem = safe_resolve(Path(p))
+            if problem is None:
+                wanted_paths |= {resolved, text_name(resolved)}
         shas = set()
         for p in paths:
             if Path(p).is_file():

@@ -168,6 +168,46 @@ def serve_cmd(
     )
 
 
+def benchmark_serve_memory_cmd(
+    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory.")] = DEFAULT_INDEX,
+    uploads: Annotated[int, typer.Option("--uploads", help="Uploads posted at once.")] = 32,
+    megapixels: Annotated[float, typer.Option("--megapixels", help="Size of each PNG.")] = 100.0,
+    decode_memory_mb: Annotated[
+        float | None, typer.Option("--decode-memory-mb", help="Server's --decode-memory-mb.")
+    ] = None,
+) -> None:
+    """Server memory (RSS) idle, at peak during a burst of huge PNG uploads, and after it."""
+    from simdetect.evaluation.serve_bench import default_images, load_images
+    from simdetect.evaluation.serve_memory import run_serve_memory
+
+    with one_line_errors():
+        warm = load_images(default_images(), limit=1)[0][1]
+        run = run_serve_memory(
+            index,
+            warm,
+            uploads=uploads,
+            megapixels=megapixels,
+            decode_memory_mb=decode_memory_mb,
+            on_status=lambda m: console.print(escape(m)),
+        )
+    console.print(
+        f"{run.uploads} concurrent uploads of {run.megapixels:g}-megapixel PNGs "
+        f"({', '.join(f'{b / 2**20:.1f} MiB' for b in run.png_bytes)} on the wire), "
+        f"answered in {run.burst_seconds:.0f} s: "
+        + " ".join(f"{k}:{v}" for k, v in sorted(run.statuses.items()))
+    )
+    console.print(f"server RSS idle        {run.idle_mb:8.0f} MiB")
+    console.print(f"server RSS peak        {run.peak_mb:8.0f} MiB")
+    console.print(
+        f"server RSS after burst {run.after_mb:8.0f} MiB "
+        f"({run.after_vs_idle:.2f}x idle, {run.settled_after_s:.1f} s after the last answer)"
+    )
+    console.print(
+        f"decode budget {run.decode_budget_mb:.0f} MiB, most held at once "
+        f"{run.decode_peak_mb:.0f} MiB, decodes that waited {run.decode_waits}"
+    )
+
+
 def benchmark_serve_cmd(
     index: Annotated[Path, typer.Option("--index", "-i", help="Index directory.")] = DEFAULT_INDEX,
     clients: Annotated[int, typer.Option("--clients", help="Concurrent clients.")] = 32,
@@ -244,3 +284,4 @@ def register(app: typer.Typer) -> None:
     for group in app.registered_groups:
         if group.name == "benchmark" and group.typer_instance is not None:
             group.typer_instance.command("serve")(benchmark_serve_cmd)
+            group.typer_instance.command("serve-memory")(benchmark_serve_memory_cmd)
