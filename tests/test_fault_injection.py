@@ -16,7 +16,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DRIVER = REPO / "tests" / "hostile" / "fault_driver.py"
-ROUNDS = 25
+ROUNDS = 30
 
 
 def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path, seeds_dir: Path) -> None:
@@ -33,6 +33,6 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path, seeds_
     print({k: v for k, v in summary.items() if k != "kills"})
     assert summary["rounds"] == ROUNDS
     assert {k["op"] for k in summary["kills"]} == {"add", "remove", "optimize", "merge", "audit"}
-    # Delays run to 1.1x each operation's duration, so a few kills land after it ended;
-    # at least 20 must have hit a running operation.
+    # Delays run to 0.85x each operation's duration as measured once; on a busy machine a
+    # run can still finish first, so at least 20 of the 30 must have hit a running one.
     assert summary["killed_mid_run"] >= 20, summary

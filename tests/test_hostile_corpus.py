@@ -163,7 +163,7 @@ def test_index_add_scan_and_audit_account_for_every_entry(
     assert sorted(table["path"]) == sorted(expected)
     assert list(table["seq"]) == list(range(len(expected)))
     errors = dict(zip(table["path"], table["error"], strict=True))
-    assert {p for p, e in errors.items() if e is None} == indexed | missing
+    assert {p for p, e in errors.items() if pd.isna(e)} == indexed | missing
 
     print("figures (peak MiB, seconds):", figures)
     for command, (peak_mb, _) in figures.items():

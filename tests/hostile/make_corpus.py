@@ -153,8 +153,8 @@ def _bombs(c: Corpus) -> None:
     c.add("bombs/png-100k-square.png", _png_header_only(100_000, 100_000, b"x"), "bomb")
     c.add("bombs/png-1x2e9.png", _png_header_only(1, 2_000_000_000, b"x"), "bomb")
     c.add("bombs/png-zero-width.png", _png_header_only(0, 10), "bomb")
-    c.add("bombs/png-7000-zeros.png", _zero_png(7000, 7000), "bomb-valid")  # 49 MP
-    c.add("bombs/png-12000-zeros.png", _zero_png(12000, 12000), "bomb")  # 144 MP > limit
+    c.add("bombs/png-4000-zeros.png", _zero_png(4000, 4000), "bomb-valid")  # 16 MP from 16 KB
+    c.add("bombs/png-12000-declared.png", _png_header_only(12000, 12000, b"x" * 64), "bomb")
     gif = bytearray(_gif_frames(1))
     gif[6:10] = b"\xff\xff\xff\xff"  # logical screen 65535 x 65535
     c.add("bombs/gif-screen.gif", bytes(gif), "bomb")
