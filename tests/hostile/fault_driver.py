@@ -33,7 +33,7 @@ torch.set_num_threads(1)  # before the model loads: forked children must not sha
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
-import matplotlib.pyplot  # noqa: E402, F401  (the audit's summary plot: imported once, not per child)
+import matplotlib.pyplot  # noqa: E402  (the audit summary plot: imported once, not per child)
 
 from simdetect.audit.runner import AuditOptions, run_audit  # noqa: E402
 from simdetect.backbones import load_backbone  # noqa: E402
