@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import invoke
 from PIL import Image
-from typer.testing import CliRunner
 
 from simdetect.backbones import Backbone
-from simdetect.cli import app
 from simdetect.embed import embed_files
 from simdetect.index.manifest import MANIFEST_NAME, IndexCorrupt
 from simdetect.index.store import IndexWriter, open_index, read_current
@@ -46,10 +45,6 @@ from simdetect.serve.uploads import MAX_STORED_NAME_BYTES, storage_name
 
 BAD_NAME = b"bad\xff\xfe.png"
 DEADLINE_S = 60.0
-
-
-def invoke(*args: object) -> Any:
-    return CliRunner().invoke(app, [a if isinstance(a, bytes) else str(a) for a in args])
 
 
 def _png(path: Path | bytes, seed: int, size: int = 48) -> None:

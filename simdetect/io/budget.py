@@ -22,14 +22,15 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from simdetect.defaults import DEFAULT_DECODE_MEMORY_MB
+
 __all__ = ["DEFAULT_DECODE_MEMORY_MB", "BudgetTimeout", "MemoryBudget", "release_free_memory"]
 
 log = logging.getLogger(__name__)
 
-# What all of a service's concurrent decodes may hold together. One 100-megapixel RGB PNG
-# is planned at about 0.9 GiB (decoded pixels, the RGB copy, hash and model input), so
-# this lets one such image, or many ordinary ones, decode at once (BENCHMARKS.md).
-DEFAULT_DECODE_MEMORY_MB = 1024.0
+# DEFAULT_DECODE_MEMORY_MB: what all of a service's concurrent decodes may hold together.
+# A 100-megapixel RGB PNG is planned at about 390 MiB once reduced for the model, so the
+# default lets two such images, or many ordinary ones, decode at once (BENCHMARKS.md).
 
 # Below this many bytes released since the last trim, trimming is not worth its cost.
 TRIM_AFTER_BYTES = 64 * 1024 * 1024

@@ -32,6 +32,15 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from simdetect.defaults import (
+    DEFAULT_MAX_DECODE_BYTES,
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+)
+from simdetect.errors import (
+    ImageLoadError,
+    UserError,
+)
 from simdetect.io import decoding
 from simdetect.io.names import text_name
 
@@ -51,13 +60,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_PIXELS = 100_000_000
-# Per image: the most memory one decode may use (decoded pixels plus every conversion on
-# the way to 8-bit RGB). Images that would need more are decoded at reduced size (see
-# simdetect.io.decoding); an image that cannot be made to fit is refused.
-DEFAULT_MAX_DECODE_BYTES = 1024 * 1024 * 1024
-# Per file: the most bytes read from disk for one input (simdetect.io.reader).
-DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
 
 # Only these decoders are ever tried: fewer exotic parsers reachable from untrusted
 # uploads, and a predictable answer to "which files are indexed?".
@@ -93,23 +95,11 @@ class LoadLimits:
 
     def __post_init__(self) -> None:
         if self.max_pixels <= 0:
-            raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
-        if self.max_decode_bytes <= 0 or self.max_file_bytes <= 0:
-            raise ValueError("memory and file size limits must be positive")
-
-
-class ImageLoadError(Exception):
-    """An image that cannot be used, with a reason fit for a skips report."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str]]:
-        # Default exception pickling replays args=(message,), which does not fit this
-        # __init__; worker processes must be able to send these back.
-        return (type(self), (self.path, self.reason))
+            raise UserError(f"{{}} must be positive, got {self.max_pixels}", "max_pixels")
+        if self.max_decode_bytes <= 0:
+            raise UserError("{} must be positive", "max_decode_bytes")
+        if self.max_file_bytes <= 0:
+            raise UserError("{} must be positive", "max_file_bytes")
 
 
 @dataclass

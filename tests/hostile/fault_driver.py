@@ -35,12 +35,12 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402  (the audit summary plot: imported once, not per child)
 
-from simdetect.audit.runner import AuditOptions, run_audit  # noqa: E402
+from simdetect.audit.job import AuditOptions, run_audit  # noqa: E402
 from simdetect.backbones import load_backbone  # noqa: E402
 from simdetect.index.ann import DEFAULT_APPROX_THRESHOLD  # noqa: E402, F401
+from simdetect.index.build import add_paths, add_tree  # noqa: E402
 from simdetect.index.merge import merge_shards  # noqa: E402
 from simdetect.index.store import AnnRequest, IndexWriter, open_index  # noqa: E402
-from simdetect.indexing import add_paths, add_tree  # noqa: E402
 
 ARTISTS = 3
 NEW_WORKS = 12
