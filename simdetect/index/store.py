@@ -425,11 +425,11 @@ class IndexWriter:
         """Remove by path as indexed, or by the SHA-256 of a file given by path."""
         # Stored paths are text (simdetect.io.names): compare names in that form too.
         given = [str(p) for p in paths]
-        wanted_paths = set(given) | {text_name(p) for p in given}
+        wanted_paths = {text_name(p) for p in given}
         for p in given:
             resolved, problem = safe_resolve(Path(p))
             if problem is None:
-                wanted_paths |= {resolved, text_name(resolved)}
+                wanted_paths.add(text_name(resolved))
         shas = set()
         for p in paths:
             if Path(p).is_file():
