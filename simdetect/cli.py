@@ -57,6 +57,7 @@ from simdetect.scan import Scanner, ScanParams, ScanResult
 from simdetect.scoring import DEFAULT_HUBNESS_K, DEFAULT_K
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR, ScoringParams
 from simdetect.serve.commands import register as register_serve_commands
+from simdetect.ui.commands import register as register_ui_commands
 
 app = typer.Typer(
     help="Find AI-generated images that copy or imitate an artist's style.",
@@ -775,6 +776,7 @@ register_index_commands(index_app, benchmark_app)
 register_distributed_commands(index_app)
 register_audit_commands(app)
 register_serve_commands(app)
+register_ui_commands(app)
 
 
 def main() -> None:

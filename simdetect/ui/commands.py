@@ -1,0 +1,97 @@
+"""CLI command of the workbench (`simdetect ui`, `simdetect benchmark ui`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from simdetect.io.images import DEFAULT_MAX_PIXELS
+from simdetect.serve.commands import one_line_errors
+
+console = Console(soft_wrap=True, highlight=False)
+
+DEFAULT_INDEX = Path("indexes/default")
+DEFAULT_EVIDENCE = Path("simdetect-out/ui")
+
+
+def ui_cmd(
+    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory.")] = DEFAULT_INDEX,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on (other than loopback needs API keys)."),
+    ] = "127.0.0.1",
+    api_keys_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-keys-file",
+            help="File of API keys, one per line (plus any in SIMDETECT_API_KEYS); "
+            "with keys, the page asks for one to sign in.",
+        ),
+    ] = None,
+    evidence_dir: Annotated[
+        Path,
+        typer.Option("--evidence-dir", help="Where added works, uploads and reports are kept."),
+    ] = DEFAULT_EVIDENCE,
+    max_request_mb: Annotated[
+        float, typer.Option("--max-request-mb", help="Largest upload accepted (MiB).")
+    ] = 32.0,
+    max_pixels: Annotated[
+        int, typer.Option("--max-pixels", help="Refuse images larger than this many pixels.")
+    ] = DEFAULT_MAX_PIXELS,
+) -> None:
+    """Open the web workbench: portfolio, suspect checks and evidence reports in a browser."""
+    import uvicorn
+
+    from simdetect.indexing import backbone_for_index
+    from simdetect.serve.auth import check_auth_setup, load_api_keys
+    from simdetect.serve.engine import ServeConfig
+    from simdetect.ui.app import WorkbenchApp
+    from simdetect.ui.workbench import Workbench
+
+    with one_line_errors():
+        keys = load_api_keys(api_keys_file)
+        check_auth_setup(keys, True, host)
+        config = ServeConfig(
+            index_dir=index,
+            evidence_dir=evidence_dir,
+            max_request_mb=max_request_mb,
+            max_pixels=max_pixels,
+        )
+        with console.status("loading the index and the model"):
+            workbench = Workbench(config, backbone_for_index(index, None))
+            workbench.open()
+        app = WorkbenchApp(workbench, keys, host=host, port=port)
+    shown = f"[{host}]" if ":" in host else host
+    engine = workbench.engine
+    held = (
+        f"{engine.snapshot.count} works" if engine is not None else "empty: add works on the page"
+    )
+    auth = "sign in with an API key" if keys.enabled else "this computer only, no sign-in"
+    console.print(f"index {escape(str(index))} ({held}); {auth}")
+    console.print(f"open [bold]http://{escape(shown)}:{port}/[/] in a browser (Ctrl+C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
+
+
+def benchmark_ui_cmd(
+    works: Annotated[int, typer.Option("--works", help="Works in the artist's portfolio.")] = 30,
+    rounds: Annotated[int, typer.Option("--rounds", help="Checks of each suspect.")] = 3,
+) -> None:
+    """Seconds a suspect check takes on the workbench (a portfolio from the demo seeds)."""
+    from simdetect.evaluation.ui_bench import run_ui_benchmark
+
+    with one_line_errors():
+        result = run_ui_benchmark(works, rounds, on_status=lambda m: console.print(escape(m)))
+    console.print(result.summary())
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ui` to the app, and `ui` to its `benchmark` group when there is one."""
+    app.command("ui")(ui_cmd)
+    for group in app.registered_groups:
+        if group.name == "benchmark" and group.typer_instance is not None:
+            group.typer_instance.command("ui")(benchmark_ui_cmd)
