@@ -506,6 +506,11 @@
     $("pdf-note").textContent = r.pdf_note || "";
   }
 
+  // Full paths make the table unreadable; the file name is what a person recognises.
+  function shortPaths(text) {
+    return String(text).split(" ").map((w) => (w.includes("/") ? w.slice(w.lastIndexOf("/") + 1) || w : w)).join(" ");
+  }
+
   // ---- verify -----------------------------------------------------------------------
   async function verifyFile(file) {
     const out = $("verify-result");
@@ -523,7 +528,7 @@
       const ordered = failing.concat(r.checks.filter((c) => !failing.includes(c)));
       for (const c of ordered) {
         body.appendChild(el("tr", { class: "st-" + c.status }, [
-          el("td", { text: c.area }), el("td", { class: "subject", text: c.subject }),
+          el("td", { text: c.area }), el("td", { class: "subject", text: shortPaths(c.subject), title: c.subject }),
           el("td", {}, el("span", { class: "badge st-" + c.status, text: t("status_" + c.status) })), el("td", { text: c.detail }),
         ]));
       }
