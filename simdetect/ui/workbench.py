@@ -44,6 +44,7 @@ T = TypeVar("T")
 THUMB_SIDES = (256, 1024)
 THUMB_CACHE = 512
 MAX_ARTIST_CHARS = 120
+MAX_LISTED = 400  # works listed per group: a page, not a registry of millions
 REPORT_FILES = (JSON_NAME, HTML_NAME, PDF_NAME)
 
 
@@ -146,7 +147,7 @@ class Workbench:
             )
         order = {ROLE_ARTIST: 0, ROLE_BACKGROUND: 2}
         listed = [
-            {"role": role, "artist": artist, "works": works}
+            {"role": role, "artist": artist, "total": len(works), "works": works[:MAX_LISTED]}
             for (role, artist), works in sorted(
                 groups.items(), key=lambda kv: (order.get(kv[0][0], 1), kv[0][0], kv[0][1])
             )
@@ -315,7 +316,8 @@ class Workbench:
         provenance = await self._run(
             engine.decode, read_provenance_bytes, data, client_name(filename)
         )
-        return check_view(row, scanner, provenance.to_dict(), self.work_sizes())
+        sizes = self.work_sizes() if row.get("copy") else {}  # only a copy region needs them
+        return check_view(row, scanner, provenance.to_dict(), sizes)
 
     # -- evidence -------------------------------------------------------------------
 

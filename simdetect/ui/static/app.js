@@ -137,11 +137,13 @@
       const key = g.role === "artist" ? "group_artist" : g.role === "background" ? "group_background" : "group_other";
       const head = el("h2", {}, [
         el("span", { text: t(key, { name: g.artist, role: g.role }) }),
-        el("span", { class: "count", text: " · " + t("works_count", { n: g.works.length }) }),
+        el("span", { class: "count", text: " · " + t("works_count", { n: g.total }) + (g.total > g.works.length ? " " + t("first_shown", { n: g.works.length }) : "") }),
       ]);
       const grid = el("div", { class: "grid" });
       for (const w of g.works) grid.appendChild(workTile(w));
-      groups.appendChild(el("div", { class: "card group group-" + (g.role === "artist" ? "artist" : "other") }, [head, grid]));
+      // Comparison works are many and rarely looked at: folded, one click away.
+      const body = g.role === "artist" ? grid : el("details", {}, [el("summary", { text: t("show_works") }), grid]);
+      groups.appendChild(el("div", { class: "card group group-" + (g.role === "artist" ? "artist" : "other"), "data-artist": g.artist }, [head, body]));
     }
   }
 
@@ -221,6 +223,8 @@
     result.appendChild(el("p", { class: "ok-line", text: t("added", { added: added }) + (already ? " " + t("already", { n: already }) : "") }));
     for (const line of lines) result.appendChild(el("p", { class: "error-line", text: line }));
     await loadPortfolio();
+    const group = Array.from(document.querySelectorAll("#groups .group")).find((g) => g.dataset.artist === artist);
+    if (group && added) group.classList.add("fresh");
   }
 
   // ---- check -----------------------------------------------------------------------
