@@ -6,7 +6,6 @@ any address other than loopback requires), serves the HTTP tests.
 from __future__ import annotations
 
 import io
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,30 +46,50 @@ def test_regions_in_pixels_fractions_boxes_and_polygons_become_fractions() -> No
 
 
 def test_copy_finding_present_absent_and_negative() -> None:
-    row = {"width": 200, "height": 100, "ranking": [], "matches": []}
+    row = {"width": 800, "height": 600, "ranking": [], "matches": []}
     assert copy_finding(row, {}) is None
     assert copy_finding({**row, "copy": None}, {}) is None
     assert copy_finding({**row, "copy": {"is_copy": False, "source": {"sha256": "ab"}}}, {}) is None
+    # the copy detector's schema (issue 12): pixel boxes, the source's own size
     found = copy_finding(
         {
             **row,
             "copy": {
-                "source": {"path": "/w/水墨山人_05.png", "sha256": "ab", "artist": ARTIST},
-                "signal": "geometry",
-                "transform": {"rotation_deg": 7, "scale": 0.8},
-                "confidence": 0.999,
-                "region": {"x": 20, "y": 10, "w": 100, "h": 50},
-                "source_region": [0.0, 0.0, 0.5, 0.5],
+                "source": {
+                    "path": "portfolio/水墨山人_05.png",
+                    "sha256": "ab",
+                    "artist": ARTIST,
+                    "width": 1200,
+                    "height": 900,
+                },
+                "decided_by": "geometry",
+                "region": {
+                    "suspect": {"x0": 0, "y0": 0, "x1": 800, "y1": 600},
+                    "source": {"x0": 300, "y0": 90, "x1": 900, "y1": 540},
+                    "source_polygon": [[215.0, 120.0], [1012.0, 218.0], [937.0, 812.0]],
+                },
+                "transform": {"scale": 1.02, "rotation_degrees": 7.1, "mirrored": False},
+                "confidence": 0.9993,
+                "p_value": 0.0007,
             },
+            "copy_check": {"state": "copy", "reason": None, "candidates": 3},
         },
-        {"ab": (400, 400)},
+        {},
     )
     assert found is not None
     assert found["source_name"] == "水墨山人_05.png"
     assert found["source_artist"] == ARTIST
-    assert found["suspect_box"] == [0.1, 0.1, 0.6, 0.6]
-    assert found["source_box"] == [0.0, 0.0, 0.5, 0.5]
-    assert json.loads(found["transform"]) == {"rotation_deg": 7, "scale": 0.8}
+    assert found["signal"] == "geometry"
+    assert found["suspect_box"] == [0.0, 0.0, 1.0, 1.0]
+    assert found["source_box"] == [0.25, 0.1, 0.75, 0.6]
+    assert found["transform"]["rotation_degrees"] == 7.1
+    assert found["confidence"] == 0.9993 and found["p_value"] == 0.0007
+    # another spelling: a flat region in pixels, the source's size from the index
+    other = copy_finding(
+        {**row, "copy": {"work": "w.png", "sha256": "cd", "source_region": [0, 0, 50, 50]}},
+        {"cd": (100, 100)},
+    )
+    assert other is not None and other["source_box"] == [0.0, 0.0, 0.5, 0.5]
 
 
 # -- the CLI's safety rule ----------------------------------------------------------

@@ -194,13 +194,31 @@ def test_artist_walks_through_portfolio_check_report_and_verify(
     # 2. Check: a hostile-named suspect with markup in its metadata, and an imitation.
     hostile = hostile_png(seeds_dir / "suspects" / "suspect_01.webp", tmp_path / HOSTILE_NAME)
     page.go("check")
-    page.set_files("#suspect-input", [hostile, seeds_dir / "suspects" / "suspect_10.jpg"])
-    page.wait("document.querySelectorAll('#results .verdict').length === 2", 120, "two results")
+    # suspect_18 is a re-compressed copy of 水墨山人_05.png (seeds/suspects.csv)
+    copy_suspect = seeds_dir / "suspects" / "suspect_18.jpg"
+    page.set_files(
+        "#suspect-input", [hostile, seeds_dir / "suspects" / "suspect_10.jpg", copy_suspect]
+    )
+    page.wait(
+        "document.querySelectorAll('#results .rank-table').length === 3", 180, "three results"
+    )
     tops = page.js(
         "Array.from(document.querySelectorAll('.rank-table tbody tr.first-row .artist'))"
         ".map(e => e.textContent)"
     )
-    assert tops == [ARTIST, ARTIST]
+    assert tops == [ARTIST, ARTIST, ARTIST]
+    # A copy finding is drawn exactly when the scan row carries one (the copy detector's
+    # `copy` object): first, red, with the matched regions outlined.
+    row = workbench.client().post_form(
+        "/ui/api/check", {}, [("file", copy_suspect.name, copy_suspect.read_bytes())], auth=False
+    )
+    has_copy = row.json()["copy"] is not None
+    card = "document.querySelectorAll('#results .result')[2]"
+    assert page.js(f"{card}.querySelector('.copy-finding') !== null") is has_copy
+    if has_copy:
+        assert "水墨山人_05" in page.js(f"{card}.querySelector('.copy-finding h3').textContent")
+        assert page.js(f"{card}.querySelectorAll('.copy-finding .outline').length") >= 1
+        assert page.js(f"{card}.querySelectorAll('.badge.nomatch').length") == 0
     names = page.js(
         "Array.from(document.querySelectorAll('.suspect-name')).map(e => e.textContent)"
     )

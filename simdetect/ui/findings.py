@@ -103,38 +103,55 @@ def copy_finding(
 ) -> dict[str, Any] | None:
     """The row's copy finding in one fixed shape, or None when the row has none.
 
-    `work_size` maps an indexed work's SHA-256 to its (width, height), for regions
-    given in the source work's pixels.
+    Reads the `copy` object of the scan schema (see the copy detector's schema: `source`,
+    `decided_by`, `region.suspect` / `region.source` in pixels, `transform`, `confidence`,
+    `p_value`), and tolerates other spellings of the same facts. `work_size` maps an
+    indexed work's SHA-256 to its (width, height), for a source region given in pixels
+    when the object does not carry the source's size.
     """
     copy = row.get("copy")
     if not isinstance(copy, Mapping) or not copy:
         return None
-    verdict = next((copy[k] for k in ("is_copy", "decision", "copy", "found") if k in copy), True)
+    verdict = next((copy[k] for k in ("is_copy", "decision", "found") if k in copy), True)
     if verdict is not True:
         return None
     source = _source(copy)
-    sha = source.get("sha256") or copy.get("source_sha256")
+    sha = source.get("sha256") or copy.get("source_sha256") or copy.get("sha256")
     sha = sha if isinstance(sha, str) else None
     path = source.get("path") or copy.get("source_path")
-    sw, sh = work_size.get(sha or "", (0, 0))
+    sw, sh = source.get("width"), source.get("height")
+    if not (_number(sw) and _number(sh)):
+        sw, sh = work_size.get(sha or "", (0, 0))
     suspect_keys = ("region", "suspect_region", "matched_region", "query_region")
     suspect_region = next((copy[k] for k in suspect_keys if k in copy), None)
     source_region = next((copy[k] for k in ("source_region", "work_region") if k in copy), None)
     if isinstance(suspect_region, Mapping) and "suspect" in suspect_region:
         source_region = source_region or suspect_region.get("source")
         suspect_region = suspect_region.get("suspect")
-    confidence = _number(copy.get("confidence"))
-    if confidence is None:
-        confidence = _number(copy.get("p_value"))
+    signal = next((copy[k] for k in ("decided_by", "signal") if copy.get(k) is not None), None)
+    transform = copy.get("transform")
     return {
         "source_sha256": sha,
         "source_name": Path(str(path)).name if path else None,
         "source_artist": str(source.get("artist")) if source.get("artist") is not None else None,
-        "signal": str(copy["signal"]) if copy.get("signal") is not None else None,
-        "transform": _text(copy.get("transform")),
-        "confidence": confidence,
+        "signal": str(signal) if signal is not None else None,
+        "transform": dict(transform) if isinstance(transform, Mapping) else _text(transform),
+        "confidence": _number(copy.get("confidence")),
+        "p_value": _number(copy.get("p_value")),
         "suspect_box": normalised_box(suspect_region, row.get("width"), row.get("height")),
         "source_box": normalised_box(source_region, sw, sh),
+    }
+
+
+def copy_check(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The copy check's outcome (copy / no_copy / not_checked and why), when the row has it."""
+    check = row.get("copy_check")
+    if not isinstance(check, Mapping):
+        return None
+    return {
+        "state": str(check.get("state")),
+        "reason": _text(check.get("reason")),
+        "candidates": check.get("candidates") if isinstance(check.get("candidates"), int) else None,
     }
 
 
@@ -218,6 +235,7 @@ def check_view(
         "calibration": row.get("calibration", {}).get("state"),
         "target_fpr": row["ranking"][0]["target_fpr"] if row["ranking"] else None,
         "copy": copy_finding(row, work_size),
+        "copy_check": copy_check(row),
         "provenance": provenance_view(provenance),
         "charts": chart_data(scanner, row),
         "row": row,

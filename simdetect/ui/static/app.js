@@ -284,8 +284,18 @@
     if (s.error) { head.lastChild.appendChild(el("p", { class: "error-line", text: t("check_failed", { detail: s.error }) })); return card; }
     const view = s.view;
     const v = verdict(view);
-    head.lastChild.appendChild(el("p", { class: "verdict " + v.cls, text: v.text }));
-    if (view.copy) card.appendChild(copyBlock(s, view.copy));
+    // A copy finding comes first, and no style badge may read as clearing the image.
+    if (view.copy) {
+      head.lastChild.appendChild(el("p", { class: "verdict match", text: t("copy_verdict", { name: view.copy.source_name || "?" }) }));
+      card.appendChild(copyBlock(s, view.copy));
+      card.appendChild(el("p", { class: "verdict style-only " + (v.cls === "match" ? "match" : ""), text: t("style_prefix") + " " + v.text }));
+    } else {
+      head.lastChild.appendChild(el("p", { class: "verdict " + v.cls, text: v.text }));
+      const cc = view.copy_check;
+      if (cc && cc.state === "no_copy") head.lastChild.appendChild(el("p", { class: "muted", text: t("copy_none") }));
+      if (cc && cc.state === "not_checked") head.lastChild.appendChild(el("p", { class: "muted", text: t("copy_not_checked", { reason: cc.reason || "" }) }));
+    }
+    card.classList.toggle("has-copy", Boolean(view.copy));
     card.appendChild(rankingTable(view));
     card.appendChild(nearestWorks(s, view));
     const first = view.ranking && view.ranking[0];
@@ -317,7 +327,7 @@
         el("td", {}, [el("span", { class: "artist", text: r.artist }), details]),
         el("td", { class: "num", text: fmt(r.relative) }),
         el("td", { class: "num", text: fmtP(r.p_value) }),
-        el("td", {}, el("span", { class: "badge " + (r.decision === true ? "match" : r.decision === false ? "nomatch" : "undecided"), text: decisionLabel(r.decision) })),
+        el("td", {}, el("span", { class: "badge " + (r.decision === true ? "match" : r.decision === false ? (view.copy ? "plain" : "nomatch") : "undecided"), text: decisionLabel(r.decision) })),
       ]));
     });
     table.appendChild(body);
@@ -377,9 +387,10 @@
       el("h3", { text: t("copy_title", { name: c.source_name || c.source_sha256 || "?" }) + (c.source_artist ? " " + t("copy_artist", { artist: c.source_artist }) : "") }),
     ]);
     const facts = [
-      c.signal ? t("copy_signal", { signal: c.signal }) : null,
-      c.transform ? t("copy_transform", { transform: c.transform }) : null,
-      c.confidence !== null && c.confidence !== undefined ? t("copy_confidence", { v: fmt(c.confidence) }) : null,
+      c.signal ? t("copy_signal", { signal: c.signal.split("+").map((x) => t("signal_" + x)).join(" + ") }) : null,
+      c.transform ? t("copy_transform", { transform: transformWords(c.transform) }) : null,
+      c.confidence !== null && c.confidence !== undefined ? t("copy_confidence", { v: fmtPct(100 * c.confidence) }) : null,
+      c.p_value !== null && c.p_value !== undefined ? "p = " + fmtP(c.p_value) : null,
     ].filter(Boolean);
     if (facts.length) box.appendChild(el("p", { text: facts.join(" · ") }));
     const pair = el("div", { class: "pair" }, [figure(s.url, t("suspect_label"), c.suspect_box)]);
@@ -387,6 +398,15 @@
     box.appendChild(pair);
     if (c.suspect_box || c.source_box) box.appendChild(el("p", { class: "muted", text: t("copy_region") }));
     return box;
+  }
+
+  function transformWords(tr) {
+    if (typeof tr === "string") return tr;
+    const parts = [];
+    if (typeof tr.rotation_degrees === "number" && Math.abs(tr.rotation_degrees) >= 0.5) parts.push(t("tr_rotated", { v: fmt(tr.rotation_degrees, 1) }));
+    if (typeof tr.scale === "number" && Math.abs(tr.scale - 1) >= 0.02) parts.push(t("tr_scaled", { v: fmt(tr.scale, 2) }));
+    if (tr.mirrored === true) parts.push(t("tr_mirrored"));
+    return parts.length ? parts.join(", ") : t("tr_none");
   }
 
   function chart(artist, data) {
