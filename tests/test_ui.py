@@ -97,7 +97,9 @@ def test_copy_finding_present_absent_and_negative() -> None:
 
 def test_ui_refuses_another_address_without_api_keys(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["ui", "--index", str(tmp_path / "i"), "--host", "0.0.0.0"], env={}
+        app,
+        ["ui", "--index", str(tmp_path / "i"), "--host", "0.0.0.0"],
+        env={"SIMDETECT_API_KEYS": ""},
     )
     assert result.exit_code == 1
     assert "loopback" in result.output
@@ -206,6 +208,14 @@ def test_foreign_host_and_cross_site_posts_are_refused(keyed: LocalWorkbench, co
         headers={"Origin": "http://evil.example"},
     )
     assert cross.status == 403
+    same_site = _ui(
+        keyed,
+        cookie,
+        "DELETE",
+        "/ui/api/works/" + "0" * 64,
+        headers={"Sec-Fetch-Site": "same-site"},  # another port or sub-domain
+    )
+    assert same_site.status == 403
 
 
 def test_uploads_obey_the_size_and_pixel_limits(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,11 +86,18 @@ class Page:
     def wait(self, expression: str, timeout: float = 180, what: str = "") -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = self.js(expression)
+            try:
+                value = self.js(expression)
+            except RuntimeError:  # the page is navigating: its context is being replaced
+                value = None
             if value:
                 return value
             time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what or expression}")
+        try:
+            where = self.js("location.href + ' | ' + document.body.innerText.slice(0, 300)")
+        except (RuntimeError, AssertionError) as exc:
+            where = repr(exc)
+        raise AssertionError(f"timed out waiting for {what or expression} (page: {where})")
 
     def set_files(self, selector: str, files: list[Path]) -> None:
         doc = self.dt.call("DOM.getDocument", depth=0)
@@ -330,5 +338,40 @@ def test_empty_index_is_created_by_the_first_works(
         assert (index / "CURRENT").is_file()
         api = server.client().request("GET", "/v1/index")
         assert api.status == 200 and api.json()["works"] == 4
+        outside, errors = problems(browser, server.url)
+        assert outside == [] and errors == []
+
+
+def test_sign_in_page_sets_a_session_and_never_puts_the_key_in_a_url(
+    index_copy: Path, tmp_path: Path, browser: DevTools
+) -> None:
+    key = secrets.token_urlsafe(24)
+    with LocalWorkbench(index_copy, tmp_path / "evidence", api_key=key) as server:
+        for domain in ("Network", "Page", "Runtime", "Log", "DOM"):
+            browser.call(f"{domain}.enable")
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        page = Page(browser, server.url, artifacts_dir())
+        browser.call("Page.navigate", url=server.url)
+        page.wait("location.pathname === '/ui/login' && document.readyState === 'complete'", 30)
+        page.js("window.I18N.setLanguage('zh')")
+        assert "API 密钥" in page.js("document.body.innerText")
+        page.screenshot("0-sign-in-zh")
+        page.js(f"document.getElementById('key').value = {json.dumps(key)}")
+        page.js("document.querySelector('form').submit()")
+        page.wait(READY, 60, "the workbench after signing in")
+        assert page.js("document.cookie") == ""  # HttpOnly: not readable by page script
+        assert page.js("document.getElementById('logout-form').hidden") is False
+        urls = [
+            e["params"]["request"]["url"]
+            for e in browser.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+        assert urls and not any(key in u for u in urls)
         outside, errors = problems(browser, server.url)
         assert outside == [] and errors == []

@@ -54,7 +54,8 @@ UI_CSP = (
 PAGE_HEADERS = {
     "content-security-policy": UI_CSP,
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a form post carries `Origin: null`.
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
 }
 STATIC_TYPES = {

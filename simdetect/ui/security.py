@@ -130,9 +130,15 @@ class OriginGuard:
             await _refuse(send, 400, detail, [])
             return
         if scope["method"] not in SAFE_METHODS:
+            # Browsers say where a request comes from: Sec-Fetch-Site where supported,
+            # else Origin. Clients that are not browsers send neither and pass.
             origin = header(scope, b"origin")
             site = header(scope, b"sec-fetch-site")
-            if (origin is not None and origin.lower() != f"http://{host}") or site == "cross-site":
+            if site is not None:
+                foreign = site not in ("same-origin", "none")
+            else:
+                foreign = origin is not None and origin.lower() != f"http://{host}"
+            if foreign:
                 await _refuse(send, 403, "request from another site refused", [])
                 return
         await self.app(scope, receive, send)
