@@ -303,6 +303,15 @@ def test_artist_walks_through_portfolio_check_report_and_verify(
     page.load_all_images()
     page.screenshot("7-portfolio-zh")
 
+    # 7. One plain suspect on its own, in English (the README's picture).
+    page.js("window.I18N.setLanguage('en')")
+    page.go("check")
+    page.click("#clear-suspects")
+    page.set_files("#suspect-input", [seeds_dir / "suspects" / "suspect_10.jpg"])
+    page.wait("document.querySelectorAll('#results .rank-table').length === 1", 120, "a result")
+    page.load_all_images()
+    page.screenshot("8-check-one")
+
     outside, errors = problems(browser, base)
     assert outside == [], f"requests left the app: {outside}"
     assert errors == [], errors
