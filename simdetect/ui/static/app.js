@@ -49,9 +49,8 @@
   }
   function fmtPct(pct) {
     if (pct === null || pct === undefined) return "—";
-    return (lang() === "zh" ? "" : "") + Number(pct).toFixed(pct >= 99.95 || pct < 0.05 ? 0 : 1) + "%";
+    return Number(pct).toFixed(pct >= 99.95 || pct < 0.05 ? 0 : 1) + "%";
   }
-  const lang = () => window.I18N.language();
 
   // ---- server calls ------------------------------------------------------------
   async function api(path, options) {
@@ -413,8 +412,8 @@
     const wrap = el("div", { class: "chart" }, [el("h3", { text: t("chart_title", { artist: artist }) })]);
     const h = data.histogram;
     if (!h) return wrap;
-    const W = 420, H = 150, pad = 22;
-    const root = svg("svg", { viewBox: "0 0 " + W + " " + (H + 34), width: W, height: H + 34, role: "img" });
+    const W = 560, H = 150, pad = 22;
+    const root = svg("svg", { viewBox: "0 0 " + W + " " + (H + 4), width: W, height: H + 4, role: "img" });
     root.appendChild(svg("title", {})).textContent = t("chart_explain", { artist: artist });
     const lo = h.edges[0], hi = h.edges[h.edges.length - 1];
     const x = (v) => pad + ((v - lo) / (hi - lo)) * (W - 2 * pad);
@@ -433,16 +432,12 @@
     if (data.relative !== null && data.relative !== undefined) {
       root.appendChild(svg("line", { x1: x(data.relative), x2: x(data.relative), y1: 0, y2: H, class: "mark" }));
     }
-    const legend = [["bar-imp", t("chart_impostor")], ["bar-gen", t("chart_genuine")], ["mark", t("chart_this")], ["thr", t("chart_threshold")]];
-    let lx = pad;
-    for (const [cls, label] of legend) {
-      root.appendChild(svg("rect", { x: lx, y: H + 14, width: 10, height: 10, class: cls + " key" }));
-      const text = svg("text", { x: lx + 14, y: H + 23, class: "legend" });
-      text.textContent = label;
-      root.appendChild(text);
-      lx += 24 + label.length * (lang() === "zh" ? 11 : 6);
-    }
     wrap.appendChild(root);
+    const legend = el("p", { class: "legend-row" });
+    for (const [cls, label] of [["sw-imp", t("chart_impostor")], ["sw-gen", t("chart_genuine")], ["sw-mark", t("chart_this")], ["sw-thr", t("chart_threshold")]]) {
+      legend.appendChild(el("span", { class: "key" }, [el("span", { class: "swatch " + cls }), label]));
+    }
+    wrap.appendChild(legend);
     wrap.appendChild(el("p", { class: "muted", text: t("chart_explain", { artist: artist }) }));
     return wrap;
   }
