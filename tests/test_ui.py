@@ -102,7 +102,7 @@ def test_ui_refuses_another_address_without_api_keys(tmp_path: Path) -> None:
         env={"SIMDETECT_API_KEYS": ""},
     )
     assert result.exit_code == 1
-    assert "loopback" in result.output
+    assert "loopback" in result.output and "API keys" in result.output
 
 
 # -- one server with an API key -------------------------------------------------------

@@ -48,14 +48,15 @@ def ui_cmd(
     import uvicorn
 
     from simdetect.indexing import backbone_for_index
-    from simdetect.serve.auth import check_auth_setup, load_api_keys
+    from simdetect.serve.auth import load_api_keys
     from simdetect.serve.engine import ServeConfig
     from simdetect.ui.app import WorkbenchApp
+    from simdetect.ui.security import check_workbench_auth
     from simdetect.ui.workbench import Workbench
 
     with one_line_errors():
         keys = load_api_keys(api_keys_file)
-        check_auth_setup(keys, True, host)
+        check_workbench_auth(keys, host)
         config = ServeConfig(
             index_dir=index,
             evidence_dir=evidence_dir,

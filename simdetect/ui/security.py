@@ -20,7 +20,14 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from simdetect.serve.auth import STATE_KEY, UNAUTHENTICATED_DRAIN_BYTES, is_loopback
+from simdetect.serve.auth import (
+    ENV_VAR,
+    STATE_KEY,
+    UNAUTHENTICATED_DRAIN_BYTES,
+    ApiKeys,
+    AuthConfigError,
+    is_loopback,
+)
 from simdetect.serve.limits import drain
 
 SESSION_COOKIE = "simdetect_session"
@@ -90,6 +97,16 @@ def session_token(scope: Scope) -> str | None:
 
 def session_cookie(token: str, max_age: int = SESSION_SECONDS) -> str:
     return f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+
+
+def check_workbench_auth(keys: ApiKeys, host: str) -> None:
+    """Without API keys the workbench listens on a loopback address only."""
+    if not keys.enabled and not is_loopback(host):
+        raise AuthConfigError(
+            f"the workbench serves {host} only with API keys (environment variable {ENV_VAR} "
+            "or a keys file); without keys it listens on a loopback address only "
+            "(127.0.0.1, ::1)"
+        )
 
 
 def allowed_hosts(host: str, port: int) -> frozenset[str] | None:
