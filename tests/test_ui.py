@@ -6,12 +6,15 @@ any address other than loopback requires), serves the HTTP tests.
 from __future__ import annotations
 
 import io
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_report_browser import CHROMIUM, DevTools
+from test_ui_browser import HEIGHT, READY, WIDTH, Page, artifacts_dir, problems
 from typer.testing import CliRunner
 
 from simdetect.cli import app
@@ -283,3 +286,44 @@ def test_verify_says_why_a_damaged_record_fails(keyed: LocalWorkbench, cookie: s
     result = reply.json()
     assert result["ok"] is False
     assert "not valid JSON" in result["checks"][0]["detail"]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent")
+def test_sign_in_page_sets_a_session_and_never_puts_the_key_in_a_url(
+    keyed: LocalWorkbench, tmp_path: Path
+) -> None:
+    """In Chromium: the sign-in form, then the workbench; the key never in a URL."""
+    key, server = keyed.api_key, keyed
+    assert key is not None
+    browser = DevTools(tmp_path / "profile")
+    try:
+        for domain in ("Network", "Page", "Runtime", "Log", "DOM"):
+            browser.call(f"{domain}.enable")
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        page = Page(browser, server.url, artifacts_dir())
+        browser.call("Page.navigate", url=server.url)
+        page.wait("location.pathname === '/ui/login' && document.readyState === 'complete'", 30)
+        page.js("window.I18N.setLanguage('zh')")
+        assert "API 密钥" in page.js("document.body.innerText")
+        page.screenshot("0-sign-in-zh")
+        page.js(f"document.getElementById('key').value = {json.dumps(key)}")
+        page.js("document.querySelector('form').submit()")
+        page.wait(READY, 60, "the workbench after signing in")
+        assert page.js("document.cookie") == ""  # HttpOnly: not readable by page script
+        assert page.js("document.getElementById('logout-form').hidden") is False
+        urls = [
+            e["params"]["request"]["url"]
+            for e in browser.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+        assert urls and not any(key in u for u in urls)
+        outside, errors = problems(browser, server.url)
+        assert outside == [] and errors == []
+    finally:
+        browser.close()

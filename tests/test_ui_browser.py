@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -347,40 +346,5 @@ def test_empty_index_is_created_by_the_first_works(
         assert (index / "CURRENT").is_file()
         api = server.client().request("GET", "/v1/index")
         assert api.status == 200 and api.json()["works"] == 4
-        outside, errors = problems(browser, server.url)
-        assert outside == [] and errors == []
-
-
-def test_sign_in_page_sets_a_session_and_never_puts_the_key_in_a_url(
-    index_copy: Path, tmp_path: Path, browser: DevTools
-) -> None:
-    key = secrets.token_urlsafe(24)
-    with LocalWorkbench(index_copy, tmp_path / "evidence", api_key=key) as server:
-        for domain in ("Network", "Page", "Runtime", "Log", "DOM"):
-            browser.call(f"{domain}.enable")
-        browser.call(
-            "Emulation.setDeviceMetricsOverride",
-            width=WIDTH,
-            height=HEIGHT,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
-        page = Page(browser, server.url, artifacts_dir())
-        browser.call("Page.navigate", url=server.url)
-        page.wait("location.pathname === '/ui/login' && document.readyState === 'complete'", 30)
-        page.js("window.I18N.setLanguage('zh')")
-        assert "API 密钥" in page.js("document.body.innerText")
-        page.screenshot("0-sign-in-zh")
-        page.js(f"document.getElementById('key').value = {json.dumps(key)}")
-        page.js("document.querySelector('form').submit()")
-        page.wait(READY, 60, "the workbench after signing in")
-        assert page.js("document.cookie") == ""  # HttpOnly: not readable by page script
-        assert page.js("document.getElementById('logout-form').hidden") is False
-        urls = [
-            e["params"]["request"]["url"]
-            for e in browser.events
-            if e.get("method") == "Network.requestWillBeSent"
-        ]
-        assert urls and not any(key in u for u in urls)
         outside, errors = problems(browser, server.url)
         assert outside == [] and errors == []
