@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simdetect.backbones import Backbone, load_backbone
-from simdetect.index.store import open_index
-from simdetect.indexing import add_tree, expand_paths
+from simdetect.index.build import add_tree, expand_paths
 from simdetect.outputs import write_results
-from simdetect.scan import Scanner, ScanParams, ScanResult
+from simdetect.scan import Scanner, ScanParams, ScanResult, open_scanner
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,7 @@ def run_demo(
     if on_total is not None:
         on_total(n_artist_files + len(suspects))
     add_tree(index_dir, seeds_dir / "artists", backbone=backbone, on_progress=on_progress)
-    snapshot = open_index(index_dir)
-    scanner = Scanner(snapshot, ScanParams(top_k=5))
+    scanner = open_scanner(index_dir, ScanParams(top_k=5))
     results = list(scanner.scan_files(suspects, backbone, on_progress=on_progress))
     context = scanner.context()
     rows = [r.to_json(context) for r in results]

@@ -20,9 +20,9 @@ import torch
 
 from simdetect.backbones.base import Backbone
 from simdetect.io.hashing import phash, sha256_bytes
+from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image_bytes
 from simdetect.io.walk import SkipRecord
-from simdetect.records import ImageRecord
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from simdetect.errors import OutputFormatError
 from simdetect.io.atomic import atomic_path
 
 SUPPORTED_SUFFIXES = (".jsonl", ".csv", ".parquet")
-
-
-class OutputFormatError(ValueError):
-    pass
 
 
 def check_output_path(path: Path) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from simdetect.backbones import Backbone, load_backbone
-from simdetect.indexing import add_tree
+from simdetect.index.build import add_tree
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -64,3 +65,26 @@ def titian() -> Path:
     if not TITIAN.is_dir():
         pytest.skip("../shared/corpora/titian-fullres is absent")
     return TITIAN
+
+
+# -- the command line, in-process and as a subprocess ----------------------------------------
+
+
+def invoke(*args: object, columns: int = 400) -> Any:
+    """The real CLI in-process; rich wraps at $COLUMNS (80 when not a terminal)."""
+    from typer.testing import CliRunner
+
+    from simdetect.cli import app
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COLUMNS", str(columns))
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def cli_env(columns: int = 400) -> dict[str, str]:
+    """Environment for `python -m simdetect` subprocesses: offline, wide, one thread."""
+    import os
+
+    env = dict(os.environ)
+    env.update(HF_HUB_OFFLINE="1", COLUMNS=str(columns), OMP_NUM_THREADS="1")
+    return env

@@ -15,15 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from conftest import invoke
 
 from simdetect.backbones import Backbone
 from simdetect.backbones.base import Fingerprint
-from simdetect.cli import app
 from simdetect.evaluation.ann_bench import draw_vectors
 from simdetect.index import IndexWriter, ann, open_index
 from simdetect.index.store import AnnRequest
-from simdetect.records import ImageRecord
+from simdetect.io.image_record import ImageRecord
 from simdetect.scan import Scanner
 
 SIMDETECT = Path(sys.executable).parent / "simdetect"
@@ -35,10 +34,6 @@ THRESHOLD = 5_000
 @pytest.fixture(autouse=True)
 def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "400")
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def records(start: int, n: int) -> list[ImageRecord]:

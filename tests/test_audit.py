@@ -25,13 +25,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
+from conftest import cli_env, invoke
 
 from simdetect.audit import AuditOptions, AuditStateError, iter_source, run_audit, summary_paths
 from simdetect.audit.checkpoint import CHECKPOINT_NAME, chunk_path, parts_dir
 from simdetect.audit.writer import AUDIT_SCHEMA, read_metadata
 from simdetect.backbones import Backbone
-from simdetect.cli import app
 from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.io.walk import iter_image_files
 
@@ -53,16 +52,6 @@ SCAN_RANK_KEYS = {
     "n_works",
     "reason",
 }
-
-
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", COLUMNS="400", OMP_NUM_THREADS="1")
-    return env
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def suspects() -> list[Path]:

@@ -33,7 +33,7 @@ from simdetect.backbones.effnet import EffnetStyleConfig, lite0_weights_path
 from simdetect.cli import app
 from simdetect.index import FingerprintMismatch, IndexLock, IndexWriter, open_index
 from simdetect.io import load_image, phash, sha256_file
-from simdetect.records import ImageRecord
+from simdetect.io.image_record import ImageRecord
 from simdetect.scan import Scanner
 
 SIMDETECT = Path(sys.executable).parent / "simdetect"

@@ -19,16 +19,15 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
+from conftest import invoke
 
 from simdetect.audit import run_audit
 from simdetect.backbones import Backbone, load_backbone
-from simdetect.cli import app
 from simdetect.embed import embed_files
 from simdetect.index import IndexCorrupt, IndexWriter, open_index
+from simdetect.index.build import add_paths
 from simdetect.index.merge import merge_shards
 from simdetect.index.store import ROLE_BACKGROUND, FingerprintMismatch
-from simdetect.indexing import add_paths
 from simdetect.scan import Scanner, ScanParams
 
 ray = pytest.importorskip(
@@ -59,10 +58,6 @@ def ray_address() -> str:
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ctx.address_info["gcs_address"]
     ray.shutdown()
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def add_bad_files(folder: Path) -> None:
@@ -241,7 +236,7 @@ def test_ray_engine_errors_are_one_clear_line(ray_address: str, tmp_path: Path) 
     )  # fmt: skip
     assert result.exit_code == 1
     assert "--address, --ray-actors and --ray-gpus need --engine ray" in result.output
-    with pytest.raises(RayEngineError, match="--ray-actors must be at least 1"):
+    with pytest.raises(RayEngineError, match="actors must be at least 1"):
         RayEngine(actors=0)
     assert not (tmp_path / "i").exists()
 

@@ -24,11 +24,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import cli_env, invoke
 from PIL import Image, ImageDraw
-from typer.testing import CliRunner
 
 from simdetect.backbones import Backbone
-from simdetect.cli import app
 from simdetect.index import (
     FingerprintMismatch,
     IndexCorrupt,
@@ -38,8 +37,8 @@ from simdetect.index import (
     IndexWriter,
     open_index,
 )
+from simdetect.index.build import add_paths
 from simdetect.index.store import METADATA_COLUMNS
-from simdetect.indexing import add_paths
 from simdetect.io import load_image
 
 SIMDETECT = Path(sys.executable).parent / "simdetect"
@@ -63,17 +62,6 @@ def _one_torch_thread():
 def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rich wraps at $COLUMNS (80 when not a terminal); paths in tmp are long.
     monkeypatch.setenv("COLUMNS", "400")
-
-
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", COLUMNS="400", OMP_NUM_THREADS="1")
-    return env
-
-
-def invoke(*args: object):
-    """The real CLI, in-process."""
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def sha256(path: Path) -> str:

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from conftest import invoke
 
 from simdetect.backbones import Backbone
-from simdetect.cli import app
 from simdetect.index import IndexWriter
-from simdetect.indexing import add_paths
+from simdetect.index.build import add_paths
 from simdetect.provenance import KINDS
 from simdetect.report.canonical import canonical_json, record_digest, seal
 from simdetect.report.case import JSON_NAME, ReportOutputs, make_report
@@ -41,12 +40,6 @@ FILE_FIELDS = {"role", "artist", "path", "sha256", "phash", "size_bytes", "forma
                "height", "status"}  # fmt: skip
 ZH_ONLY = ("结论概要", "局限性", "方法与可复现性")
 EN_ONLY = ("Summary", "Limitations", "Method and reproducibility")
-
-
-def invoke(*args: object) -> Any:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COLUMNS", "400")
-        return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def copy_suspects(seeds_dir: Path, dest: Path, *names: str) -> list[Path]:

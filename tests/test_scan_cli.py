@@ -11,7 +11,6 @@ import csv
 import hashlib
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pandas as pd
 import pytest
 import torch
 import typer
-from typer.testing import CliRunner
+from conftest import cli_env, invoke
 
 from simdetect.backbones import Backbone
 from simdetect.cli import app
@@ -77,19 +76,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def invoke(*args: object, columns: int = 400):
-    """The real CLI in-process; rich wraps at $COLUMNS (80 when not a terminal)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COLUMNS", str(columns))
-        return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", COLUMNS="1000", OMP_NUM_THREADS="1")
-    return env
 
 
 def sha256(path: Path) -> str:
@@ -303,7 +289,7 @@ def test_scan_as_subprocess_with_top_k_2(
         ],
         capture_output=True,
         text=True,
-        env=cli_env(),
+        env=cli_env(columns=1000),
         stdin=subprocess.DEVNULL,
         timeout=300,
     )
@@ -513,7 +499,7 @@ def test_demo_as_subprocess(tmp_path: Path) -> None:
         [str(SIMDETECT), "demo", "--out", str(out)],
         capture_output=True,
         text=True,
-        env=cli_env(),
+        env=cli_env(columns=1000),
         cwd=tmp_path,  # finds the bundled seeds beside the package, writes only under --out
         stdin=subprocess.DEVNULL,
         timeout=500,

@@ -13,15 +13,11 @@ from PIL import Image
 from simdetect.backbones import Backbone
 from simdetect.evaluation.metrics import average_precision_at_k, recall_at_k, roc_auc, tpr_at_fpr
 from simdetect.index import ROLE_BACKGROUND, IndexWriter, open_index
-from simdetect.indexing import add_paths, add_tree
+from simdetect.index.build import add_paths, add_tree
 from simdetect.scan import Scanner, ScanParams
+from simdetect.scan.calibrate import CALIBRATION_NAME, stored_calibration
 from simdetect.scoring import ArtistTable, per_artist_topk
-from simdetect.scoring.calibration import (
-    CALIBRATION_NAME,
-    Calibration,
-    ScoringParams,
-    stored_calibration,
-)
+from simdetect.scoring.calibration import Calibration, ScoringParams
 from simdetect.scoring.relative import margin_over_best_other, margin_over_mean
 
 

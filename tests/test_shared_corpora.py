@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import invoke
 from PIL import Image
-from typer.testing import CliRunner
 
-from simdetect.cli import app
 from simdetect.index import open_index
 
 pytestmark = pytest.mark.shared
@@ -34,12 +33,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def invoke(*args: object):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COLUMNS", "400")
-        return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -1,7 +1,7 @@
 """Batch audit: a platform's generator outputs, streamed against an index, resumably."""
 
 from simdetect.audit.checkpoint import AuditStateError
-from simdetect.audit.runner import AuditOptions, AuditOutcome, EmbedFn, run_audit
+from simdetect.audit.job import AuditOptions, AuditOutcome, EmbedFn, run_audit
 from simdetect.audit.sources import AuditInput, SourceError, iter_source
 from simdetect.audit.summary import AuditSummary, SummaryFiles, summary_paths
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simdetect.errors import AuditStateError
 from simdetect.io.atomic import atomic_write_text, fsync_dir
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,6 @@ CHECKPOINT_FORMAT = "simdetect-audit-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.json"
 CHUNK_PREFIX = "chunk-"
-
-
-class AuditStateError(ValueError):
-    """The output or checkpoint on disk does not allow what was asked (one-line message)."""
 
 
 @dataclass

@@ -16,16 +16,13 @@ from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
+from simdetect.errors import SourceError
 from simdetect.io.walk import SkipRecord, iter_image_files
 
 __all__ = ["AuditInput", "SourceError", "describe_source", "iter_source", "source_kind"]
 
 PATH_COLUMN = "path"
 PARQUET_BATCH_ROWS = 8192
-
-
-class SourceError(ValueError):
-    """The source itself cannot be read (not one bad entry: those become error rows)."""
 
 
 @dataclass(frozen=True)

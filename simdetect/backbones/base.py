@@ -10,13 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-
-class BackboneError(Exception):
-    """A backbone cannot be built as asked (unknown name, bad spec, broken checkpoint)."""
-
-
-class BackboneUnavailable(BackboneError):
-    """The weights a backbone needs are not on this machine and cannot be fetched."""
+from simdetect.errors import BackboneError, BackboneUnavailable  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ Three signals, all calibrated on the indexed works:
 
 A candidate is a copy when ``phash`` or ``geometry`` passes its threshold; each
 threshold is the (1 − fpr/2) quantile of that signal's leave-one-out null (Bonferroni),
-fitted robustly (:mod:`simdetect.copies.calibration`). Candidates are ranked by the
+fitted robustly (:mod:`simdetect.copies.thresholds`). Candidates are ranked by the
 strongest signal measured in null units (Gumbel z), so signals on different scales
 compare fairly.
 """
@@ -33,9 +33,9 @@ from typing import Any
 import faiss
 import numpy as np
 
-from simdetect.copies.calibration import GumbelFit, fit_gumbel
 from simdetect.copies.geometry import GeometryConfig, inlier_fraction
 from simdetect.copies.regions import RegionSet
+from simdetect.copies.thresholds import GumbelFit, fit_gumbel
 from simdetect.io.atomic import atomic_path, atomic_write_text
 
 __all__ = ["CopyIndex", "CopyMatch", "MatcherConfig", "Whitening"]

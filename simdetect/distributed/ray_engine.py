@@ -28,22 +28,16 @@ import numpy as np
 
 from simdetect.backbones.base import Backbone, BackboneError
 from simdetect.embed import EmbeddedBatch, _Known, _Prepared, prepare_file
+from simdetect.errors import RayEngineError
+from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import LoadLimits
 from simdetect.io.walk import SkipRecord
-from simdetect.records import ImageRecord
 
 log = logging.getLogger(__name__)
 
 KIND_OK = "ok"
 KIND_SKIP = "skip"
 KIND_KNOWN = "known"
-
-
-class RayEngineError(ValueError):
-    """The Ray engine cannot run as asked (Ray missing, cluster unreachable, a worker failed).
-
-    A ValueError, so the command line reports it as one line like other bad input.
-    """
 
 
 def _import_ray() -> Any:
@@ -179,7 +173,7 @@ class RayEngine:
 
     def __post_init__(self) -> None:
         if self.actors is not None and self.actors < 1:
-            raise RayEngineError("--ray-actors must be at least 1")
+            raise RayEngineError("{} must be at least 1", "actors")
         if self.cpus_per_actor <= 0 or self.gpus_per_actor < 0:
             raise RayEngineError("CPUs per actor must be positive and GPUs not negative")
 

@@ -19,12 +19,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from simdetect.audit.runner import AuditOptions, run_audit
+from simdetect.audit.job import AuditOptions, run_audit
 from simdetect.backbones import load_backbone
 from simdetect.backbones.base import Backbone
+from simdetect.errors import UserError
 from simdetect.evaluation.throughput import forward_rate, sample_files
+from simdetect.index.build import AddSummary, add_files, add_tree, backbone_for_index
 from simdetect.index.store import IndexWriter, open_index
-from simdetect.indexing import AddSummary, add_files, add_tree, backbone_for_index
 from simdetect.io.walk import iter_image_files, list_artist_folders
 from simdetect.scan import Scanner, ScanParams
 
@@ -209,7 +210,7 @@ def measure_audit(
             backbone=backbone,
         )
         if outcome.errors:  # error rows cost no inference: the rate would mean nothing
-            raise ValueError(
+            raise UserError(
                 f"{corpus}: {outcome.errors} of {outcome.rows} audited files gave error rows; "
                 "the benchmark needs readable images"
             )

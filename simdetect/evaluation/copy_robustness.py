@@ -39,6 +39,7 @@ from PIL import Image
 from simdetect.copies.edits import EDIT_NAMES, apply_edit
 from simdetect.copies.matcher import CopyIndex, CopyMatch
 from simdetect.copies.regions import RegionDescriber, RegionSet
+from simdetect.errors import UserError
 from simdetect.io import iter_image_files, load_image, phash
 
 __all__ = [
@@ -74,16 +75,16 @@ def read_related_groups(path: Path) -> dict[str, str]:
         with open(path, encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(row for row in fh if not row.startswith("#")))
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read the related-works file ({exc.strerror})") from None
+        raise UserError(f"{path}: cannot read the related-works file ({exc.strerror})") from None
     if not rows or not {"group", "file"} <= set(rows[0]):
-        raise ValueError(f"{path}: a related-works file needs the columns `group` and `file`")
+        raise UserError(f"{path}: a related-works file needs the columns `group` and `file`")
     groups: dict[str, str] = {}
     for n, row in enumerate(rows, start=2):
         name, group = (row["file"] or "").strip(), (row["group"] or "").strip()
         if not name or not group:
-            raise ValueError(f"{path}, row {n}: empty `group` or `file`")
+            raise UserError(f"{path}, row {n}: empty `group` or `file`")
         if groups.setdefault(name, group) != group:
-            raise ValueError(f"{path}, row {n}: {name} is in two groups")
+            raise UserError(f"{path}, row {n}: {name} is in two groups")
     return groups
 
 
@@ -263,7 +264,7 @@ def evaluate_copy_robustness(
     if limit is not None:
         files = files[:limit]
     if len(files) < 5:
-        raise ValueError(f"{folder}: need at least 5 images, found {len(files)}")
+        raise UserError(f"{folder}: need at least 5 images, found {len(files)}")
     describer = describer or RegionDescriber()
     images = [_load(Path(f)) for f in files]
     names = [Path(f).name for f in files]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from simdetect.errors import UserError
 from simdetect.io.images import ImageLoadError, load_image_bytes
 from simdetect.io.walk import iter_image_files
 from simdetect.serve.local import LocalServer
@@ -69,7 +70,7 @@ class BenchSettings:
 
     def __post_init__(self) -> None:
         if self.clients < 1 or self.seconds <= 0 or self.warmup < 0:
-            raise ValueError("--clients must be >= 1, --seconds > 0 and --warmup >= 0")
+            raise UserError("{} must be >= 1, {} > 0 and {} >= 0", "clients", "seconds", "warmup")
 
 
 @dataclass

@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 from simdetect.backbones.base import Backbone
+from simdetect.errors import UserError
+from simdetect.index.build import AddSummary, add_files
 from simdetect.index.store import IndexWriter
-from simdetect.indexing import AddSummary, add_files
 from simdetect.io.images import load_image
 from simdetect.io.walk import iter_image_files
 
@@ -100,7 +101,7 @@ def measure(
     if not files:
         raise FileNotFoundError(f"{corpus}: no files to measure on")
     if rounds < 1:
-        raise ValueError("rounds must be at least 1")
+        raise UserError("{} must be at least 1", "rounds")
     forward, pipeline = [], []
     for _ in range(rounds):
         forward.append(forward_rate(backbone, files, batch_size))

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from simdetect.backbones import load_backbone
 from simdetect.demo import find_seeds
+from simdetect.errors import UserError
+from simdetect.index.build import AddSummary, add_labelled, expand_paths
 from simdetect.index.store import IndexWriter
-from simdetect.indexing import AddSummary, add_labelled, expand_paths
 from simdetect.serve.client import ServeClient
 from simdetect.ui.local import LocalWorkbench
 
@@ -61,13 +62,15 @@ def run_ui_benchmark(
     works: int, rounds: int, on_status: Callable[[str], None] = lambda _: None
 ) -> UiBenchResult:
     if works < 1 or rounds < 1:
-        raise ValueError("--works and --rounds must be at least 1")
+        raise UserError("{} and {} must be at least 1", "works", "rounds")
     seeds = find_seeds()
     folders = sorted(p for p in (seeds / "artists").iterdir() if p.is_dir())
     skipped: list = []
     pool = [f for folder in folders for f in expand_paths([folder], skipped)]
     if works > len(pool) // 2:
-        raise ValueError(f"the demo seeds hold {len(pool)} images; use at most {len(pool) // 2}")
+        raise UserError(
+            f"the demo seeds hold {len(pool)} images; use at most {len(pool) // 2} works"
+        )
     portfolio = pool[:works]
     chosen = {Path(p).parent for p in portfolio}
     others = [(p, Path(p).parent.name) for p in pool if Path(p).parent not in chosen]

@@ -25,16 +25,21 @@ from typing import Any
 import faiss
 import numpy as np
 
+from simdetect.defaults import (
+    ANN_AUTO,
+    ANN_TYPES,
+    DEFAULT_APPROX_THRESHOLD,
+    DEFAULT_MIN_RECALL,
+    DEFAULT_QUERIES,
+)
+from simdetect.errors import AnnError
 from simdetect.index.manifest import AnnInfo
 
 log = logging.getLogger(__name__)
 
 ANN_NAME = "ann.faiss"
-DEFAULT_APPROX_THRESHOLD = 100_000
 DEFAULT_MEMORY_BUDGET_MB = 2048.0
-DEFAULT_MIN_RECALL = 0.95
 RECALL_K = 10
-DEFAULT_QUERIES = 1000
 HNSW_MAX_COUNT = 500_000  # beyond this, HNSW graph construction takes too long on few cores
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -47,14 +52,10 @@ PQ_REFINE = 10
 REFINE_STEPS = (10, 25, 50, 100)
 ID_BYTES = 8
 
-TYPES = ("flat", "hnsw", "ivf-flat", "ivf-sq8", "ivf-pq")
-AUTO = "auto"
+TYPES = ANN_TYPES
+AUTO = ANN_AUTO
 NPROBE_STEPS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-
-
-class AnnError(ValueError):
-    """An approximate index cannot be built as asked."""
 
 
 @dataclass(frozen=True)

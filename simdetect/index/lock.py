@@ -7,9 +7,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-
-class IndexLocked(Exception):
-    """Another process is writing to the index."""
+from simdetect.errors import IndexLocked
 
 
 class IndexLock:

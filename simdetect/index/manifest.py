@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from simdetect.backbones.base import Fingerprint
+from simdetect.errors import IndexCorrupt
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
-
-
-class IndexCorrupt(Exception):
-    """An index generation on disk does not match its manifest."""
 
 
 @dataclass

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simdetect.errors import UserError
 from simdetect.index.manifest import Manifest
 from simdetect.index.store import (
     FingerprintMismatch,
@@ -26,7 +27,7 @@ from simdetect.index.store import (
     open_index,
     read_current,
 )
-from simdetect.records import ImageRecord
+from simdetect.io.image_record import ImageRecord
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +73,14 @@ def _same_place(a: Path, b: Path) -> bool:
 def _open_shards(target: Path, shards: Sequence[Path]) -> list[tuple[Path, IndexSnapshot]]:
     """Load and check every shard before the target is touched."""
     if not shards:
-        raise ValueError("give at least one shard to merge")
+        raise UserError("give at least one shard to merge")
     opened: list[tuple[Path, IndexSnapshot]] = []
     for shard in shards:
         shard = Path(shard)
         if target.exists() and _same_place(shard, target):
-            raise ValueError(f"shard {shard} is the target index itself; nothing was changed")
+            raise UserError(f"shard {shard} is the target index itself; nothing was changed")
         if any(_same_place(shard, seen) for seen, _ in opened):
-            raise ValueError(f"shard {shard} is given twice; nothing was changed")
+            raise UserError(f"shard {shard} is given twice; nothing was changed")
         opened.append((shard, open_index(shard, verify=True)))  # names the shard on failure
     if read_current(target) is not None:
         ref_name, ref = f"target index {target}", open_index(target, verify=False).manifest

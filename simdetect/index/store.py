@@ -30,12 +30,13 @@ import pandas as pd
 
 from simdetect import __version__
 from simdetect.backbones.base import Fingerprint
+from simdetect.errors import FingerprintMismatch, IndexNotFound, UserError
 from simdetect.index import ann as ann_mod
 from simdetect.index.lock import IndexLock
 from simdetect.index.manifest import MANIFEST_NAME, IndexCorrupt, Manifest
 from simdetect.io.atomic import atomic_write_text, fsync_dir
 from simdetect.io.hashing import sha256_file
-from simdetect.records import ImageRecord
+from simdetect.io.image_record import ImageRecord
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,6 @@ GENERATIONS_KEPT = 2
 # million-vector index does not read gigabytes each time.
 VERIFY_ALWAYS_BYTES = 256 * 1024 * 1024
 VERIFIED_NAME = ".verified.json"
-
-
-class IndexNotFound(Exception):
-    """No committed index exists at the given directory."""
-
-
-class FingerprintMismatch(Exception):
-    """Vectors from one backbone must never be compared with another's."""
 
 
 def utc_now() -> str:
@@ -339,7 +332,7 @@ class IndexWriter:
         if role not in (ROLE_ARTIST, ROLE_BACKGROUND):
             raise ValueError(f"role must be {ROLE_ARTIST!r} or {ROLE_BACKGROUND!r}, not {role!r}")
         if not artist.strip():
-            raise ValueError("artist name must not be empty")
+            raise UserError("artist name must not be empty")
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         keep = []

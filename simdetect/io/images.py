@@ -33,6 +33,12 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from simdetect.defaults import DEFAULT_MAX_PIXELS
+from simdetect.errors import (
+    ImageLoadError,
+    UserError,
+)
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_FORMATS",
@@ -46,7 +52,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_PIXELS = 100_000_000
 
 # Only these decoders are ever tried: fewer exotic parsers reachable from untrusted
 # uploads, and a predictable answer to "which files are indexed?".
@@ -79,21 +84,7 @@ class LoadLimits:
 
     def __post_init__(self) -> None:
         if self.max_pixels <= 0:
-            raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
-
-
-class ImageLoadError(Exception):
-    """An image that cannot be used, with a reason fit for a skips report."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str]]:
-        # Default exception pickling replays args=(message,), which does not fit this
-        # __init__; worker processes must be able to send these back.
-        return (type(self), (self.path, self.reason))
+            raise UserError(f"{{}} must be positive, got {self.max_pixels}", "max_pixels")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from simdetect.errors import UserError
 from simdetect.io.atomic import atomic_write_text
 
 __all__ = ["SkipRecord", "iter_image_files", "list_artist_folders", "write_skips_csv"]
@@ -141,13 +142,13 @@ def list_artist_folders(root: str | os.PathLike[str]) -> list[tuple[str, Path]]:
             continue
         name = unicodedata.normalize("NFC", entry.name)
         if name in found:
-            raise ValueError(
+            raise UserError(
                 f"two folders in {root_path} have the same artist name {name!r} after "
                 f"Unicode normalisation: {found[name]} and {path}"
             )
         found[name] = path
     if not found:
-        raise ValueError(
+        raise UserError(
             f"no artist sub-folders found in {root_path}: expected one folder per artist"
         )
     return sorted(found.items())

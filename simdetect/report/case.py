@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from simdetect.backbones.base import Backbone
+from simdetect.index.build import backbone_for_index
 from simdetect.index.store import open_index
-from simdetect.indexing import backbone_for_index
 from simdetect.io.atomic import atomic_write_text
 from simdetect.report.errors import ReportError
 from simdetect.report.html import render_html
 from simdetect.report.pdf import html_to_pdf, require_chromium
 from simdetect.report.record import CaseInfo, build_record, check_artist
-from simdetect.report.scanning import scan_case, suspect_files
+from simdetect.report.suspects import scan_case, suspect_files
 from simdetect.scan import ScanParams
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 
@@ -51,7 +51,8 @@ def parse_formats(option: str) -> tuple[str, ...]:
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown or not wanted:
         raise ReportError(
-            f"--format takes a comma-separated subset of {','.join(FORMATS)}, not {option!r}"
+            f"{{}} takes a comma-separated subset of {','.join(FORMATS)}, not {option!r}",
+            "formats",
         )
     return tuple(f for f in FORMATS if f in wanted)
 
@@ -84,9 +85,11 @@ def make_report(
     if "pdf" in formats:
         require_chromium()
     if not 0 < target_fpr < 1:
-        raise ReportError(f"--fpr must be between 0 and 1 (for example 0.01), not {target_fpr}")
+        raise ReportError(
+            f"{{}} must be between 0 and 1 (for example 0.01), not {target_fpr}", "target_fpr"
+        )
     if top_k < 1:
-        raise ReportError("--top-k must be at least 1")
+        raise ReportError("{} must be at least 1", "top_k")
     snapshot = open_index(index_dir)
     check_artist(snapshot, case.artist)
     files = suspect_files(suspects)

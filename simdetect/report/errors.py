@@ -1,10 +1,7 @@
-"""The one exception the report package raises for problems a user can fix."""
+"""The report package's errors (defined with the rest of the family in simdetect.errors)."""
 
 from __future__ import annotations
 
+from simdetect.errors import ChromiumMissing, ReportError
 
-class ReportError(Exception):
-    """A report cannot be made as asked (unknown artist, unreadable image, no Chromium…).
-
-    The message is one line meant for the person at the command line.
-    """
+__all__ = ["ChromiumMissing", "ReportError"]

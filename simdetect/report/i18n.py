@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
+from simdetect.errors import UserError
+
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 HTML_LANG: dict[Lang, str] = {"zh": "zh-Hans", "en": "en"}
@@ -44,7 +46,7 @@ def parse_languages(option: str) -> tuple[Lang, ...]:
         return ("zh",)
     if value == "en":
         return ("en",)
-    raise ValueError(f"--lang must be zh, en or both, not {option!r}")
+    raise UserError(f"{{}} must be zh, en or both, not {option!r}", "languages")
 
 
 @dataclass(frozen=True)

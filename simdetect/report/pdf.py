@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from simdetect.errors import ChromiumMissing
 from simdetect.io.atomic import atomic_path
 from simdetect.report.errors import ReportError
 
@@ -47,10 +48,6 @@ QUIET_FLAGS = (
     "--mute-audio",
     "--hide-scrollbars",
 )
-
-
-class ChromiumMissing(ReportError):
-    """No Chromium to print the PDF with."""
 
 
 def find_chromium() -> Path | None:

@@ -23,8 +23,8 @@ from simdetect.report.canonical import ALGORITHM, seal
 from simdetect.report.errors import ReportError
 from simdetect.report.i18n import LANGS, Lang
 from simdetect.report.limitations import limitations
-from simdetect.report.scanning import CaseScan
 from simdetect.report.software import software_versions
+from simdetect.report.suspects import CaseScan
 
 SCHEMA = "simdetect-evidence-record"
 SCHEMA_VERSION = 1

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from simdetect import __version__
 from simdetect.backbones.base import BackboneError
+from simdetect.index.build import backbone_for_index
 from simdetect.index.manifest import IndexCorrupt
 from simdetect.index.store import FingerprintMismatch, IndexNotFound, IndexSnapshot, open_index
-from simdetect.indexing import backbone_for_index
 from simdetect.io.hashing import sha256_file
 from simdetect.provenance import read_provenance
 from simdetect.report.canonical import DIGEST_KEY, SECTIONS_KEY, record_digest, section_digests
@@ -38,8 +38,9 @@ from simdetect.report.record import (
     method_section,
     near_duplicates,
 )
-from simdetect.report.scanning import CaseScan, reproducible_scanner, scan_each, scan_params
 from simdetect.report.software import software_versions
+from simdetect.report.suspects import CaseScan, scan_params
+from simdetect.scan import open_scanner, scan_in_order
 
 log = logging.getLogger(__name__)
 
@@ -361,9 +362,9 @@ def check_scores(
             )
     if not present:
         return
-    scanner = reproducible_scanner(snapshot, params)
+    scanner = open_scanner(snapshot, params, reproducible=True)
     context = scanner.context()
-    results = scan_each([str(s["path"]) for _, s in present], scanner, backbone)
+    results = scan_in_order(scanner, [str(s["path"]) for _, s in present], backbone)
     rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     for (i, s), result in zip(present, results, strict=True):
         if result.error:

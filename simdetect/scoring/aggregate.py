@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_K = 3
+from simdetect.defaults import DEFAULT_K
 
 
 @dataclass(frozen=True)

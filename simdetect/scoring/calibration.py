@@ -18,8 +18,11 @@ suspect exchangeable with the impostors), a percentile among A's genuine works, 
 decision at a target false-positive rate whose threshold is an order statistic of the
 impostor scores.
 
-Statistics depend on every vector in the index, so they are stored keyed by the index
-snapshot digest and recomputed whenever the index changes: never silently stale.
+Statistics depend on every vector in the index, so they are keyed by the index
+snapshot digest and recomputed whenever the index changes: never silently stale. This
+module only computes them (and turns them into bytes and back); keeping them beside the
+index is `simdetect.index.sidecar`'s job, and choosing the stored or a fresh copy is the
+scan runner's (`simdetect.scan.calibrate`).
 """
 
 from __future__ import annotations
@@ -29,24 +32,40 @@ import json
 import logging
 import math
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Protocol
 
 import numpy as np
 
-from simdetect.index.store import IndexSnapshot, utc_now
-from simdetect.io.atomic import atomic_write_bytes
+from simdetect.defaults import DEFAULT_TARGET_FPR  # noqa: F401 (re-exported)
 from simdetect.scoring.aggregate import DEFAULT_K, ArtistTable, per_artist_topk
 from simdetect.scoring.hubness import DEFAULT_HUBNESS_K, csls, neighbourhood_radius
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_VERSION = 1
-CALIBRATION_NAME = "calibration.npz"
-DEFAULT_TARGET_FPR = 0.01
 ROW_CHUNK = 1024
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Calibratable(Protocol):
+    """What calibration reads from an index: its vectors, its search, its identity."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def approximate(self) -> bool: ...
+
+    def vectors(self) -> np.ndarray: ...
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def snapshot_digest(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -182,8 +201,9 @@ class Calibration:
         return buf.getvalue()
 
     @classmethod
-    def from_file(cls, path: Path) -> Calibration:
-        with np.load(path, allow_pickle=False) as data:
+    def from_bytes(cls, blob: bytes) -> Calibration:
+        """Raises ValueError, KeyError or zipfile.BadZipFile for bytes that are not one."""
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))
             n = len(meta["artist_names"])
             return cls(
@@ -250,7 +270,7 @@ def loo_scores(
 
 
 def compute_calibration(
-    snapshot: IndexSnapshot, table: ArtistTable, params: ScoringParams | None = None
+    snapshot: Calibratable, table: ArtistTable, params: ScoringParams | None = None
 ) -> Calibration:
     params = params or ScoringParams()
     if snapshot.approximate:
@@ -287,7 +307,7 @@ def compute_calibration(
 
 
 def _sampled_calibration(
-    snapshot: IndexSnapshot, table: ArtistTable, params: ScoringParams
+    snapshot: Calibratable, table: ArtistTable, params: ScoringParams
 ) -> Calibration:
     """Large indexes served approximately: distributions from a seeded sample of works."""
     from simdetect.scoring.sparse import sampled_distributions
@@ -310,43 +330,4 @@ def _sampled_calibration(
         seconds=time.perf_counter() - start,
     )
     log.info("calibrated %d works from a seeded sample in %.1fs", snapshot.count, cal.seconds)
-    return cal
-
-
-def calibration_path(snapshot: IndexSnapshot) -> Path:
-    return snapshot.directory / CALIBRATION_NAME
-
-
-def stored_calibration(snapshot: IndexSnapshot, params: ScoringParams) -> Calibration | None:
-    """The stored calibration if it was computed for exactly this snapshot and these params."""
-    path = calibration_path(snapshot)
-    if not path.is_file():
-        return None
-    try:
-        cal = Calibration.from_file(path)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        log.warning("%s: unreadable calibration, recomputing (%s)", path, exc)
-        return None
-    if (
-        cal.snapshot_digest != snapshot.snapshot_digest()
-        or cal.params != params
-        or cal.version != CALIBRATION_VERSION
-    ):
-        return None
-    return cal
-
-
-def load_or_compute(
-    snapshot: IndexSnapshot, table: ArtistTable, params: ScoringParams | None = None
-) -> Calibration:
-    """Reuse the stored calibration for this snapshot, or compute and store it."""
-    params = params or ScoringParams()
-    cal = stored_calibration(snapshot, params)
-    if cal is not None:
-        return cal
-    cal = compute_calibration(snapshot, table, params)
-    try:
-        atomic_write_bytes(calibration_path(snapshot), cal.to_bytes())
-    except OSError as exc:  # a read-only index still scans; it just recomputes next time
-        log.warning("could not store calibration in %s: %s", snapshot.directory, exc)
     return cal

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_HUBNESS_K = 15
+from simdetect.defaults import DEFAULT_HUBNESS_K
 
 
 def neighbourhood_radius(sims: np.ndarray, h: int = DEFAULT_HUBNESS_K) -> np.ndarray:

@@ -19,11 +19,14 @@ Artists with no work among the candidates get NaN and are left out of the rankin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simdetect.index.store import IndexSnapshot
 from simdetect.scoring.aggregate import ArtistTable
+
+if TYPE_CHECKING:
+    from simdetect.scoring.calibration import Calibratable
 
 APPROX_NEIGHBOURS = 256
 RADIUS_EXTRA = 2
@@ -32,7 +35,7 @@ RADIUS_EXTRA = 2
 class RadiusCache:
     """Each indexed work's CSLS radius (mean cosine to its h nearest other works), lazily."""
 
-    def __init__(self, snapshot: IndexSnapshot, hubness_k: int, radius: np.ndarray | None = None):
+    def __init__(self, snapshot: Calibratable, hubness_k: int, radius: np.ndarray | None = None):
         self.snapshot = snapshot
         self.h = hubness_k
         n = snapshot.count
@@ -67,7 +70,7 @@ class SparseScores:
 
 
 def candidates(
-    snapshot: IndexSnapshot, queries: np.ndarray, n: int
+    snapshot: Calibratable, queries: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     sims, labels = snapshot.search(queries, n)
     return sims.astype(np.float64), labels
@@ -101,7 +104,7 @@ def score_candidates(
 
 
 def sparse_scores(
-    snapshot: IndexSnapshot,
+    snapshot: Calibratable,
     table: ArtistTable,
     queries: np.ndarray,
     radii: RadiusCache,
@@ -138,7 +141,7 @@ class SampledDistributions:
 
 
 def sampled_distributions(
-    snapshot: IndexSnapshot,
+    snapshot: Calibratable,
     table: ArtistTable,
     k: int,
     hubness_k: int,

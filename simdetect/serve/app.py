@@ -28,8 +28,8 @@ from simdetect.report.record import CaseInfo, check_artist, default_case_id
 from simdetect.serve.auth import NO_AUTH_ID, STATE_KEY, ApiKeyMiddleware, ApiKeys
 from simdetect.serve.batching import Overloaded, Unavailable
 from simdetect.serve.engine import ServeEngine
+from simdetect.serve.evidence import CaseReport
 from simdetect.serve.limits import BodyLimitMiddleware
-from simdetect.serve.reports import CaseReport
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from simdetect.errors import AuthConfigError
 from simdetect.serve.limits import drain
 
 ENV_VAR = "SIMDETECT_API_KEYS"
@@ -34,10 +35,6 @@ UNAUTHENTICATED_DRAIN_BYTES = 1024 * 1024
 def key_id(key: bytes) -> str:
     """A name for a key that can be logged and put in a record without revealing it."""
     return "API key sha256:" + hashlib.sha256(key).hexdigest()[:12]
-
-
-class AuthConfigError(ValueError):
-    """Keys that cannot be used (unreadable file, too short), or no keys and no opt-out."""
 
 
 @dataclass(frozen=True)

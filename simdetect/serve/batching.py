@@ -21,20 +21,14 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from simdetect.errors import Overloaded, Unavailable
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 POLL_SECONDS = 0.0005
-
-
-class Overloaded(Exception):
-    """The queue is full; the client should retry later (HTTP 429)."""
-
-
-class Unavailable(Exception):
-    """Not serving: stopping, or the request waited past its timeout (HTTP 503)."""
 
 
 @dataclass

@@ -26,15 +26,16 @@ from typing import Any
 import torch
 
 from simdetect.backbones.base import Backbone
+from simdetect.defaults import DEFAULT_MAX_BATCH
+from simdetect.errors import UserError
 from simdetect.index.store import IndexSnapshot, read_current
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
 from simdetect.report.case import JSON_NAME
 from simdetect.report.record import CaseInfo
-from simdetect.report.scanning import reproducible_scanner
-from simdetect.scan import ScanParams, ScanResult
+from simdetect.scan import ScanParams, open_scanner
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 from simdetect.serve.batching import MicroBatcher, Overloaded, Unavailable
-from simdetect.serve.reports import CaseReport, Upload, scan_uploads, write_case_report
+from simdetect.serve.evidence import CaseReport, Upload, scan_uploads, write_case_report
 from simdetect.serve.uploads import PreparedUpload, UploadStore, client_name, prepare_upload
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class ServeConfig:
     evidence_dir: Path = Path("simdetect-out/serve")
     max_request_mb: float = 32.0
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_batch: int = 8
+    max_batch: int = DEFAULT_MAX_BATCH
     batch_wait_ms: float = 5.0
     batching: bool = True
     queue_size: int = 64
@@ -60,20 +61,24 @@ class ServeConfig:
     decode_workers: int = 2
 
     def __post_init__(self) -> None:
-        checks = {
-            "--max-request-mb must be positive": self.max_request_mb > 0,
-            "--max-pixels must be positive": self.max_pixels > 0,
-            "--max-batch must be at least 1": self.max_batch >= 1,
-            "--batch-wait-ms must not be negative": self.batch_wait_ms >= 0,
-            "--queue-size must be at least 1": self.queue_size >= 1,
-            "--timeout must be positive": self.request_timeout_s > 0,
-            "--fpr must be between 0 and 1 (for example 0.01)": 0 < self.target_fpr < 1,
-            "--top-k must be at least 1": self.top_k >= 1,
-            "decode workers must be at least 1": self.decode_workers >= 1,
-        }
-        for message, ok in checks.items():
+        checks = (
+            ("max_request_mb", "{} must be positive", self.max_request_mb > 0),
+            ("max_pixels", "{} must be positive", self.max_pixels > 0),
+            ("max_batch", "{} must be at least 1", self.max_batch >= 1),
+            ("batch_wait_ms", "{} must not be negative", self.batch_wait_ms >= 0),
+            ("queue_size", "{} must be at least 1", self.queue_size >= 1),
+            ("request_timeout_s", "{} must be positive", self.request_timeout_s > 0),
+            (
+                "target_fpr",
+                "{} must be between 0 and 1 (for example 0.01)",
+                0 < self.target_fpr < 1,
+            ),
+            ("top_k", "{} must be at least 1", self.top_k >= 1),
+            ("decode_workers", "{} must be at least 1", self.decode_workers >= 1),
+        )
+        for setting, message, ok in checks:
             if not ok:
-                raise ValueError(message)
+                raise UserError(message, setting)
 
     @property
     def max_request_bytes(self) -> int:
@@ -99,7 +104,7 @@ class Admission:
         if self.active >= self.limit:
             self.refused += 1
             raise Overloaded(
-                f"server busy: {self.active} requests in progress (--queue-size {self.limit}); "
+                f"server busy: {self.active} requests in progress (queue size {self.limit}); "
                 "retry shortly"
             )
         self.active += 1
@@ -123,7 +128,7 @@ class ServeEngine:
         self.snapshot = snapshot
         self.backbone = backbone
         self.params = ScanParams(top_k=config.top_k, target_fpr=config.target_fpr)
-        self.scanner = reproducible_scanner(snapshot, self.params)
+        self.scanner = open_scanner(snapshot, self.params, reproducible=True)
         self.context = self.scanner.context()
         self.limits = LoadLimits(max_pixels=config.max_pixels)
         self.uploads = UploadStore(config.evidence_dir / "uploads")
@@ -168,25 +173,8 @@ class ServeEngine:
     def _scan_batch(self, items: Sequence[PreparedUpload]) -> list[dict[str, Any]]:
         """One forward pass for the batch, then scoring; runs on the inference thread."""
         vectors = self.backbone.embed(torch.stack([item.tensor for item in items]))
-        scored = self.scanner.score_vectors(vectors, [item.record.phash for item in items])
-        note = self.scanner.calibration.reason
-        rows = []
-        for item, (ranking, matches) in zip(items, scored, strict=True):
-            rec = item.record
-            result = ScanResult(
-                suspect=rec.path,
-                sha256=rec.sha256,
-                ranking=ranking,
-                matches=matches,
-                width=rec.width,
-                height=rec.height,
-                format=rec.format,
-                size_bytes=rec.size_bytes,
-                phash=rec.phash,
-                note=note,
-            )
-            rows.append(result.to_json(self.context))
-        return rows
+        results = self.scanner.score_records([item.record for item in items], vectors)
+        return [result.to_json(self.context) for result in results]
 
     async def scan(self, data: bytes, filename: str | None) -> dict[str, Any]:
         """One upload's scan row; ImageLoadError for a bad image, Overloaded, Unavailable."""

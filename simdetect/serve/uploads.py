@@ -19,8 +19,8 @@ import torch
 from simdetect.backbones.base import Backbone
 from simdetect.io.atomic import atomic_write_bytes
 from simdetect.io.hashing import phash, sha256_bytes, sha256_file
+from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image_bytes
-from simdetect.records import ImageRecord
 
 DEFAULT_UPLOAD_NAME = "upload"
 MAX_NAME_CHARS = 120

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simdetect.report.record import distributions
-from simdetect.report.scanning import CaseScan
+from simdetect.report.suspects import CaseScan
 from simdetect.scan import Scanner
 
 CHART_ARTISTS = 3

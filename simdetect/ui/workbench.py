@@ -24,15 +24,16 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from simdetect.backbones.base import Backbone
+from simdetect.errors import UserError
+from simdetect.index.build import AddSummary, add_files
 from simdetect.index.store import ROLE_ARTIST, ROLE_BACKGROUND, IndexWriter, open_index
-from simdetect.indexing import AddSummary, add_files
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image, load_image_bytes
 from simdetect.provenance.reader import read_provenance_bytes
 from simdetect.report.case import HTML_NAME, JSON_NAME, PDF_NAME
 from simdetect.report.pdf import find_chromium, html_to_pdf
 from simdetect.report.record import CaseInfo
-from simdetect.report.scanning import reproducible_scanner
 from simdetect.report.verify import verify_report
+from simdetect.scan import open_scanner
 from simdetect.serve.engine import ServeConfig, ServeEngine
 from simdetect.serve.uploads import UploadStore, client_name
 from simdetect.ui.findings import check_view
@@ -48,7 +49,7 @@ MAX_LISTED = 400  # works listed per group: a page, not a registry of millions
 REPORT_FILES = (JSON_NAME, HTML_NAME, PDF_NAME)
 
 
-class WorkbenchError(ValueError):
+class WorkbenchError(UserError):
     """A request the workbench refuses; the message says why in one line."""
 
 
@@ -269,7 +270,7 @@ class Workbench:
             self.engine = ServeEngine(self.config, snapshot, self.backbone)
             return
         snapshot.require_fingerprint(self.backbone.fingerprint)
-        scanner = reproducible_scanner(snapshot, engine.params)
+        scanner = open_scanner(snapshot, engine.params, reproducible=True)
         engine.snapshot, engine.scanner, engine.context = snapshot, scanner, scanner.context()
 
     async def add_works(

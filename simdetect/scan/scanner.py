@@ -1,113 +1,51 @@
-"""Score suspect images against an index: nearest works, and artists ranked by relative score."""
+"""Score suspects against an index: nearest works, and artists ranked by relative score.
+
+The one scan implementation. Every caller (the `scan` command, the demo, evidence
+reports and their verification, the HTTP service, audits) gets a `Scanner` from
+`simdetect.scan.runner.open_scanner` and either hands it files (`scan_files`, embedded
+here or by any `embed_files`-like callable, e.g. the Ray engine) or already embedded
+images (`score_records`). Reproducibility, for evidence, is a flag of the scanner.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from simdetect.backbones.base import Backbone
-from simdetect.embed import embed_files
+from simdetect.embed import EmbeddedBatch, embed_files
+from simdetect.errors import UserError
 from simdetect.index.store import IndexSnapshot
 from simdetect.io.hashing import phash_distance
+from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import LoadLimits
-from simdetect.scoring import ArtistTable, per_artist_topk
-from simdetect.scoring.calibration import (
-    DEFAULT_TARGET_FPR,
-    Calibration,
-    ScoringParams,
-    load_or_compute,
+from simdetect.scan.calibrate import artist_table, load_or_compute
+from simdetect.scan.result import (
+    SCHEMA_VERSION,
+    ArtistScore,
+    Match,
+    ScanResult,
+    _num,
+    result_from_record,
 )
+from simdetect.scoring import per_artist_topk
+from simdetect.scoring.calibration import DEFAULT_TARGET_FPR, Calibration, ScoringParams
 from simdetect.scoring.hubness import csls, neighbourhood_radius
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+__all__ = ["SCHEMA_VERSION", "ArtistScore", "Match", "ScanParams", "ScanResult", "Scanner"]
+
+EmbedFn = Callable[..., Iterator[EmbeddedBatch]]
+
 EXACT_SEARCH_LIMIT = 250_000
 APPROX_NEIGHBOURS = 4096
-
-
-@dataclass
-class ArtistScore:
-    """One artist's scores for one suspect; README documents every field."""
-
-    artist: str
-    score: float | None
-    similarity: float
-    relative: float | None
-    percentile: float | None
-    p_value: float | None
-    n_impostors: int
-    genuine_percentile: float | None
-    n_genuine: int
-    decision: bool | None
-    threshold: float | None
-    target_fpr: float
-    fpr_at_threshold: float | None
-    n_works: int
-    reason: str | None = None
-
-
-@dataclass
-class Match:
-    path: str
-    artist: str
-    similarity: float
-    sha256: str
-    phash_distance: int | None
-
-
-@dataclass
-class ScanResult:
-    """One suspect's result; `to_json` is the stable JSONL schema (see README)."""
-
-    suspect: str
-    sha256: str | None
-    ranking: list[ArtistScore] = field(default_factory=list)
-    matches: list[Match] = field(default_factory=list)
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    size_bytes: int | None = None
-    phash: str | None = None
-    error: str | None = None
-    note: str | None = None
-
-    def to_json(self, context: dict[str, Any]) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "suspect": self.suspect,
-            "sha256": self.sha256,
-            "ranking": [_clean(asdict(r)) for r in self.ranking],
-            "matches": [_clean(asdict(m)) for m in self.matches],
-            "width": self.width,
-            "height": self.height,
-            "format": self.format,
-            "size_bytes": self.size_bytes,
-            "phash": self.phash,
-            "error": self.error,
-            "note": self.note,
-        }
-        row.update(context)
-        return row
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, float):
-            v = None if math.isnan(v) else round(v, 6)
-        out[k] = v
-    return out
-
-
-def _num(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True)
@@ -125,15 +63,18 @@ class Scanner:
         snapshot: IndexSnapshot,
         params: ScanParams | None = None,
         calibration: Calibration | None = None,
+        *,
+        reproducible: bool = False,
     ) -> None:
         self.snapshot = snapshot
         self.params = params or ScanParams()
+        self.reproducible = reproducible
         if not 0 < self.params.target_fpr < 1:
-            raise ValueError(
+            raise UserError(
                 f"target false-positive rate must be in (0, 1), got {self.params.target_fpr}"
             )
         meta = snapshot.metadata
-        self.table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
+        self.table = artist_table(snapshot)
         self.calibration = calibration or load_or_compute(snapshot, self.table, self.params.scoring)
         self._paths = meta["path"].tolist()
         self._artists = meta["artist"].tolist()
@@ -292,6 +233,17 @@ class Scanner:
             for i in top
         ]
 
+    def score_records(
+        self, records: Sequence[ImageRecord], vectors: np.ndarray, note: str | None = None
+    ) -> list[ScanResult]:
+        """Results for images already embedded (one batch: uploads, audit chunks, files)."""
+        scored = self.score_vectors(vectors, [r.phash for r in records])
+        note = note if note is not None else self.calibration.reason
+        return [
+            result_from_record(rec, ranking, matches, note)
+            for rec, (ranking, matches) in zip(records, scored, strict=True)
+        ]
+
     def scan_files(
         self,
         paths: Iterable[str | os.PathLike[str]],
@@ -301,10 +253,20 @@ class Scanner:
         workers: int = 2,
         limits: LoadLimits | None = None,
         on_progress: Callable[[int], None] | None = None,
+        embed: EmbedFn = embed_files,
     ) -> Iterator[ScanResult]:
+        """One result per file (unreadable ones as error results), in the order embedded.
+
+        `embed` says where embedding runs (this process, or the Ray engine). A
+        reproducible scanner embeds every image alone: batch size changes the
+        floating-point path through the model, and a re-check of some of the images must
+        reproduce exactly the recorded numbers.
+        """
         self.snapshot.require_fingerprint(backbone.fingerprint)
+        if self.reproducible:
+            batch_size, workers = 1, 1
         note = self.calibration.reason
-        for batch in embed_files(
+        for batch in embed(
             paths,
             backbone,
             batch_size=batch_size,
@@ -314,17 +276,4 @@ class Scanner:
         ):
             for skip in batch.skipped:
                 yield ScanResult(suspect=skip.path, sha256=None, error=skip.reason)
-            scored = self.score_vectors(batch.vectors, [r.phash for r in batch.records])
-            for rec, (ranking, matches) in zip(batch.records, scored, strict=True):
-                yield ScanResult(
-                    suspect=rec.path,
-                    sha256=rec.sha256,
-                    ranking=ranking,
-                    matches=matches,
-                    width=rec.width,
-                    height=rec.height,
-                    format=rec.format,
-                    size_bytes=rec.size_bytes,
-                    phash=rec.phash,
-                    note=note,
-                )
+            yield from self.score_records(batch.records, batch.vectors, note)

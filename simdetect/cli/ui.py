@@ -1,4 +1,4 @@
-"""CLI command of the workbench (`simdetect ui`, `simdetect benchmark ui`)."""
+"""`simdetect ui`: the web workbench in a browser."""
 
 from __future__ import annotations
 
@@ -6,20 +6,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from simdetect.io.images import DEFAULT_MAX_PIXELS
-from simdetect.serve.commands import one_line_errors
+from simdetect.cli.common import (
+    DEFAULT_INDEX,
+    DEFAULT_MAX_PIXELS,
+    IndexOpt,
+    MaxPixelsOpt,
+    console,
+    user_errors,
+)
 
-console = Console(soft_wrap=True, highlight=False)
-
-DEFAULT_INDEX = Path("indexes/default")
 DEFAULT_EVIDENCE = Path("simdetect-out/ui")
 
 
 def ui_cmd(
-    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory.")] = DEFAULT_INDEX,
+    index: IndexOpt = DEFAULT_INDEX,
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     host: Annotated[
         str,
@@ -40,21 +42,19 @@ def ui_cmd(
     max_request_mb: Annotated[
         float, typer.Option("--max-request-mb", help="Largest upload accepted (MiB).")
     ] = 32.0,
-    max_pixels: Annotated[
-        int, typer.Option("--max-pixels", help="Refuse images larger than this many pixels.")
-    ] = DEFAULT_MAX_PIXELS,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Open the web workbench: portfolio, suspect checks and evidence reports in a browser."""
     import uvicorn
 
-    from simdetect.indexing import backbone_for_index
+    from simdetect.index.build import backbone_for_index
     from simdetect.serve.auth import load_api_keys
     from simdetect.serve.engine import ServeConfig
     from simdetect.ui.app import WorkbenchApp
     from simdetect.ui.security import check_workbench_auth
     from simdetect.ui.workbench import Workbench
 
-    with one_line_errors():
+    with user_errors():
         keys = load_api_keys(api_keys_file)
         check_workbench_auth(keys, host)
         config = ServeConfig(
@@ -76,23 +76,3 @@ def ui_cmd(
     console.print(f"index {escape(str(index))} ({held}); {auth}")
     console.print(f"open [bold]http://{escape(shown)}:{port}/[/] in a browser (Ctrl+C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=30)
-
-
-def benchmark_ui_cmd(
-    works: Annotated[int, typer.Option("--works", help="Works in the artist's portfolio.")] = 30,
-    rounds: Annotated[int, typer.Option("--rounds", help="Checks of each suspect.")] = 3,
-) -> None:
-    """Seconds a suspect check takes on the workbench (a portfolio from the demo seeds)."""
-    from simdetect.evaluation.ui_bench import run_ui_benchmark
-
-    with one_line_errors():
-        result = run_ui_benchmark(works, rounds, on_status=lambda m: console.print(escape(m)))
-    console.print(result.summary())
-
-
-def register(app: typer.Typer) -> None:
-    """Add `ui` to the app, and `ui` to its `benchmark` group when there is one."""
-    app.command("ui")(ui_cmd)
-    for group in app.registered_groups:
-        if group.name == "benchmark" and group.typer_instance is not None:
-            group.typer_instance.command("ui")(benchmark_ui_cmd)

@@ -1,46 +1,27 @@
-"""CLI commands of the report package (`simdetect report`, `simdetect verify`)."""
+"""`simdetect report` and `simdetect verify`: evidence records and their re-check."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from simdetect.backbones.base import BackboneError
-from simdetect.index.manifest import IndexCorrupt
-from simdetect.index.store import FingerprintMismatch, IndexNotFound
-from simdetect.io.images import ImageLoadError
-from simdetect.report.errors import ReportError
-from simdetect.report.i18n import format_number, format_p, format_share, parse_languages
-from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
+from simdetect.cli.common import (
+    DEFAULT_INDEX,
+    DEFAULT_TARGET_FPR,
+    FprOpt,
+    IndexOpt,
+    console,
+    user_errors,
+)
 
 if TYPE_CHECKING:  # the renderers load only when a report command runs
     from simdetect.report.case import ReportOutputs
     from simdetect.report.verify import Verification
 
-# Rich wraps long lines by default; errors and check lines stay one greppable line each.
-console = Console(soft_wrap=True, highlight=False)
-err_console = Console(stderr=True, soft_wrap=True, highlight=False)
-
-DEFAULT_INDEX = Path("indexes/default")
 DEFAULT_FORMATS = "html,pdf,json"
-KNOWN_ERRORS = (
-    ReportError,
-    IndexNotFound,
-    IndexCorrupt,
-    FingerprintMismatch,
-    BackboneError,
-    ImageLoadError,
-    FileNotFoundError,
-    NotADirectoryError,
-    PermissionError,
-    ValueError,
-)
 STATUS_STYLE = {
     "ok": "green",
     "info": "cyan",
@@ -53,18 +34,9 @@ STATUS_STYLE = {
 VERDICT = {True: "above the decision threshold", False: "below the decision threshold"}
 
 
-@contextmanager
-def one_line_errors() -> Iterator[None]:
-    """Known failures become one red line and exit code 1, never a traceback."""
-    try:
-        yield
-    except KNOWN_ERRORS as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
-
-
 def _print_outputs(outputs: ReportOutputs) -> None:
     from simdetect.report.html import verify_command
+    from simdetect.report.i18n import format_number, format_p, format_share
 
     record = outputs.record
     case = record["case"]
@@ -112,7 +84,7 @@ def report_cmd(
         str, typer.Option("--artist", "-a", help="The claimant artist (must be indexed).")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the report into.")],
-    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory.")] = DEFAULT_INDEX,
+    index: IndexOpt = DEFAULT_INDEX,
     lang: Annotated[str, typer.Option("--lang", help="zh, en or both.")] = "both",
     case_id: Annotated[
         str | None, typer.Option("--case-id", help="Case reference (default: SD-date-time).")
@@ -124,16 +96,15 @@ def report_cmd(
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated subset of html,pdf,json.")
     ] = DEFAULT_FORMATS,
-    fpr: Annotated[
-        float, typer.Option("--fpr", help="Target false-positive rate for the decision.")
-    ] = DEFAULT_TARGET_FPR,
+    fpr: FprOpt = DEFAULT_TARGET_FPR,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to show.")] = 5,
 ) -> None:
     """Write the evidence report of one case: JSON record, HTML and PDF, in Chinese and English."""
     from simdetect.report.case import make_report, parse_formats
+    from simdetect.report.i18n import parse_languages
     from simdetect.report.record import CaseInfo, default_case_id
 
-    with one_line_errors():
+    with user_errors():
         case = CaseInfo(
             artist=artist,
             case_id=case_id or default_case_id(),
@@ -188,14 +159,8 @@ def verify_cmd(
     """Re-check a report: its digest, its files and every score (exit 0 only if all match)."""
     from simdetect.report.verify import verify_report
 
-    with one_line_errors():
+    with user_errors():
         result = verify_report(report, index, rescan=not no_rescan, expect_digest=expect_digest)
     print_verification(result)
     if not result.ok:
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Attach the report commands to the main app (kept here so the CLI module stays small)."""
-    app.command("report")(report_cmd)
-    app.command("verify")(verify_cmd)

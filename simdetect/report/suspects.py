@@ -1,4 +1,4 @@
-"""Scoring the images of a case: the same scan as `simdetect scan`, one row per image.
+"""The images of a case: named files only, each scored by the reproducible scan runner.
 
 The report and `simdetect verify` both go through here, so a verification re-runs
 exactly the computation that produced the record.
@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from simdetect.backbones.base import Backbone
+from simdetect.index.build import expand_paths
 from simdetect.index.store import IndexSnapshot
-from simdetect.indexing import expand_paths
 from simdetect.io.walk import SkipRecord
 from simdetect.report.errors import ReportError
-from simdetect.scan import Scanner, ScanParams, ScanResult
-from simdetect.scoring.aggregate import ArtistTable
-from simdetect.scoring.calibration import ScoringParams, load_or_compute, stored_calibration
+from simdetect.scan import Scanner, ScanParams, open_scanner, scan_in_order
+from simdetect.scoring.calibration import ScoringParams
 
 log = logging.getLogger(__name__)
 
@@ -51,39 +50,6 @@ def suspect_files(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     return files
 
 
-def reproducible_scanner(snapshot: IndexSnapshot, params: ScanParams) -> Scanner:
-    """A scanner whose calibration is the copy stored beside the index.
-
-    A calibration computed just now lives in memory as float64, while the stored copy
-    (what every later run, and `simdetect verify`, loads) is float32; scoring against
-    the in-memory copy would differ from any re-check in the 7th decimal. So the report
-    always scores against the stored copy, computing and storing it first if needed.
-    Only a read-only index, where nothing can be stored, scores against a fresh
-    computation, which is then equally fresh on every re-check.
-    """
-    meta = snapshot.metadata
-    table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
-    computed = load_or_compute(snapshot, table, params.scoring)
-    stored = stored_calibration(snapshot, params.scoring)
-    return Scanner(snapshot, params, calibration=stored or computed)
-
-
-def scan_each(files: Sequence[str], scanner: Scanner, backbone: Backbone) -> list[ScanResult]:
-    """One result per file, in order, each image embedded on its own.
-
-    Batch size changes the floating-point path through the model; embedding every image
-    alone makes its scores independent of which other images were scanned with it, so
-    a re-check of some of the images reproduces exactly the recorded numbers.
-    """
-    results = {
-        r.suspect: r for r in scanner.scan_files(list(files), backbone, batch_size=1, workers=1)
-    }
-    return [
-        results.get(f) or ScanResult(suspect=f, sha256=None, error="it was not scanned")
-        for f in files
-    ]
-
-
 def scan_case(
     files: Sequence[str],
     snapshot: IndexSnapshot,
@@ -91,10 +57,10 @@ def scan_case(
     params: ScanParams,
 ) -> CaseScan:
     """Scan `files` (absolute paths); any image that cannot be scored stops the report."""
-    scanner = reproducible_scanner(snapshot, params)
+    scanner = open_scanner(snapshot, params, reproducible=True)
     context = scanner.context()
     rows: list[dict[str, Any]] = []
-    for result in scan_each(files, scanner, backbone):
+    for result in scan_in_order(scanner, files, backbone):
         if result.error:
             raise ReportError(f"cannot read suspect {result.suspect}: {result.error}")
         rows.append(result.to_json(context))

@@ -19,11 +19,11 @@ from typing import Any
 from simdetect.backbones.base import Backbone
 from simdetect.index.store import IndexSnapshot
 from simdetect.io.atomic import atomic_write_text
-from simdetect.records import ImageRecord
+from simdetect.io.image_record import ImageRecord
 from simdetect.report.case import HTML_NAME, JSON_NAME, record_json
 from simdetect.report.html import render_html
 from simdetect.report.record import CaseInfo, build_record, utc_timestamp
-from simdetect.report.scanning import CaseScan, scan_case
+from simdetect.report.suspects import CaseScan, scan_case
 from simdetect.scan import ScanParams
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simdetect.backbones import Backbone, load_backbone
+from simdetect.defaults import DEFAULT_COMMIT_EVERY
 from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.index.manifest import Manifest
 from simdetect.index.store import ROLE_ARTIST, IndexWriter, open_index, read_current
@@ -21,7 +22,6 @@ from simdetect.io.walk import SkipRecord, iter_image_files, list_artist_folders
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMIT_EVERY = 256
 
 # embed(paths, backbone, *, batch_size, workers, limits, is_known, on_progress) with
 # embed_files' contract; the Ray engine (simdetect.distributed) is the other one.

@@ -27,12 +27,13 @@ from simdetect.audit.summary import AuditSummary, SummaryFiles, write_summary
 from simdetect.audit.writer import assemble, read_metadata, rows_to_table, write_chunk
 from simdetect.backbones.base import Backbone
 from simdetect.embed import EmbeddedBatch, embed_files
+from simdetect.errors import UserError
+from simdetect.index.build import backbone_for_index
 from simdetect.index.lock import IndexLock, IndexLocked
 from simdetect.index.store import open_index
-from simdetect.indexing import backbone_for_index
+from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
-from simdetect.records import ImageRecord
-from simdetect.scan import ArtistScore, Match, Scanner, ScanParams
+from simdetect.scan import ArtistScore, Match, Scanner, ScanParams, open_scanner
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 
 __all__ = ["AuditOptions", "AuditOutcome", "EmbedFn", "run_audit"]
@@ -60,11 +61,13 @@ class AuditOptions:
 
     def check(self) -> None:
         if self.top_artists < 1:
-            raise ValueError("--top-artists must be at least 1")
+            raise UserError("{} must be at least 1", "top_artists")
         if not 0 < self.target_fpr < 1:
-            raise ValueError("--fpr must be between 0 and 1 (for example 0.01)")
+            raise UserError("{} must be between 0 and 1 (for example 0.01)", "target_fpr")
         if self.batch_size < 1 or self.workers < 1 or self.chunk_rows < 1:
-            raise ValueError("--batch-size, --workers and --chunk-rows must be at least 1")
+            raise UserError(
+                "{}, {} and {} must be at least 1", "batch_size", "workers", "chunk_rows"
+            )
 
 
 @dataclass
@@ -319,13 +322,13 @@ def run_audit(
     options = options or AuditOptions()
     options.check()
     if out.suffix.lower() != ".parquet":
-        raise ValueError(f"{out}: audit output must be a .parquet file")
+        raise UserError(f"{out}: audit output must be a .parquet file")
     if resume and overwrite:
-        raise ValueError("give --resume or --overwrite, not both")
+        raise UserError("give {} or {}, not both", "resume", "overwrite")
     started = time.perf_counter()
     describe_source(source)  # a missing source fails before anything loads
     snap = open_index(index)
-    scanner = Scanner(snap, ScanParams(top_k=1, target_fpr=options.target_fpr))
+    scanner = open_scanner(snap, ScanParams(top_k=1, target_fpr=options.target_fpr))
     settings = _settings(source, index, scanner, options)
     artists = [
         n for n, bg in zip(scanner.table.names, scanner.table.background, strict=True) if not bg

@@ -17,8 +17,8 @@ import pandas as pd
 from simdetect.backbones import Backbone
 from simdetect.evaluation.retrieval import RetrievalResult, evaluate_retrieval
 from simdetect.evaluation.verification import VerificationResult, evaluate_verification
+from simdetect.index.build import AddSummary, add_tree
 from simdetect.index.store import open_index
-from simdetect.indexing import AddSummary, add_tree
 from simdetect.io.atomic import atomic_path
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.calibration import ScoringParams

@@ -1,0 +1,126 @@
+"""`simdetect audit`: many images against an index into Parquet, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from simdetect.cli.common import (
+    DEFAULT_INDEX,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_TARGET_FPR,
+    BatchOpt,
+    FprOpt,
+    IndexOpt,
+    MaxPixelsOpt,
+    WorkersOpt,
+    console,
+    progress_bar,
+    user_errors,
+)
+from simdetect.cli.engine import (
+    AddressOpt,
+    Engine,
+    EngineOpt,
+    RayActorsOpt,
+    RayGpusOpt,
+    select_embed,
+)
+
+if TYPE_CHECKING:
+    from simdetect.audit.job import AuditOutcome
+
+
+def _print_outcome(outcome: AuditOutcome) -> None:
+    if outcome.already_complete:
+        console.print(f"{outcome.out} is already complete; summary refreshed")
+    elif outcome.resumed_from:
+        console.print(f"resumed after {outcome.resumed_from} inputs already done")
+    console.print(
+        f"audited [bold]{outcome.rows}[/] inputs: {outcome.flagged} flagged, "
+        f"{outcome.errors} errors, in {outcome.seconds:.1f}s"
+    )
+    s = outcome.summary
+    if s is not None and s.examined:
+        top = sorted(s.artists.items(), key=lambda kv: (-kv[1].flagged, kv[0]))[:10]
+        table = Table(title="Flag rate per artist (top 10)")
+        table.add_column("artist", overflow="fold")
+        table.add_column("flagged", justify="right")
+        table.add_column("flag rate", justify="right")
+        for name, c in top:
+            table.add_row(escape(name), str(c.flagged), f"{100 * s.flag_rate(name):.2f}%")
+        console.print(table)
+    console.print(f"results: {escape(str(outcome.out))}")
+    if outcome.files is not None:
+        for p in (
+            outcome.files.flag_rates_csv,
+            outcome.files.histograms_csv,
+            outcome.files.plot_png,
+        ):
+            console.print(f"summary: {escape(str(p))}")
+
+
+def audit_cmd(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder (walked like `index add`), a text file of paths (one per line), "
+            "or a .parquet/.csv table with a `path` column."
+        ),
+    ],
+    index: IndexOpt = DEFAULT_INDEX,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results file (.parquet).")] = Path(
+        "results.parquet"
+    ),
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted audit into --out.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Discard an existing output or unfinished run.")
+    ] = False,
+    top_artists: Annotated[
+        int, typer.Option("--top-artists", help="Ranked artists stored per suspect.")
+    ] = 5,
+    fpr: FprOpt = DEFAULT_TARGET_FPR,
+    batch_size: BatchOpt = 32,
+    workers: WorkersOpt = 2,
+    chunk_rows: Annotated[
+        int,
+        typer.Option("--chunk-rows", help="Rows per chunk file (the checkpoint step)."),
+    ] = 4096,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    engine: EngineOpt = Engine.local,
+    address: AddressOpt = None,
+    ray_actors: RayActorsOpt = None,
+    ray_gpus: RayGpusOpt = 0.0,
+) -> None:
+    """Audit many images against an index into Parquet, with a checkpoint and a summary."""
+    from simdetect.audit.job import AuditOptions, run_audit
+
+    options = AuditOptions(
+        top_artists=top_artists,
+        target_fpr=fpr,
+        batch_size=batch_size,
+        workers=workers,
+        chunk_rows=chunk_rows,
+        max_pixels=max_pixels,
+    )
+    with user_errors():
+        embed = select_embed(engine, address, ray_actors, ray_gpus)
+        with progress_bar("auditing") as (on_total, on_progress):
+            outcome = run_audit(
+                source,
+                index,
+                out,
+                options=options,
+                resume=resume,
+                overwrite=overwrite,
+                embed=embed,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
+    _print_outcome(outcome)

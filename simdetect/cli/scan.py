@@ -1,0 +1,153 @@
+"""`simdetect scan`: score suspects against an index, print a table, write the rows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from simdetect.cli.common import (
+    DEFAULT_INDEX,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_TARGET_FPR,
+    BatchOpt,
+    FprOpt,
+    IndexOpt,
+    MaxPixelsOpt,
+    TopKOpt,
+    console,
+    fail,
+    progress_bar,
+    user_errors,
+)
+
+if TYPE_CHECKING:
+    from simdetect.io.images import LoadLimits
+    from simdetect.scan import ScanResult
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _short(path: str) -> str:
+    """Paths relative to the working directory when they are inside it: tables stay readable."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _decision(decision: bool | None) -> str:
+    if decision is None:
+        return "[dim]undecided[/]"
+    return "[bold red]MATCH[/]" if decision else "[green]no[/]"
+
+
+def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
+    table = Table(
+        title="Scan results",
+        caption="relative: hubness-corrected (CSLS) similarity; p: share of other artists' "
+        "works scoring at least as high; decision at the target false-positive rate",
+    )
+    table.add_column("suspect", overflow="fold")
+    table.add_column("artist", overflow="fold")
+    table.add_column("relative", justify="right")
+    table.add_column("p", justify="right")
+    table.add_column("decision")
+    table.add_column("nearest work (cosine)", overflow="fold")
+    for r in results:
+        if r.error:
+            table.add_row(_short(r.suspect), f"[red]skipped: {r.error}[/]", "", "", "", "")
+            continue
+        nearest = (
+            f"{_short(r.matches[0].path)} ({_fmt(r.matches[0].similarity)})" if r.matches else "—"
+        )
+        for i, a in enumerate(r.ranking[:show]):
+            table.add_row(
+                _short(r.suspect) if i == 0 else "",
+                a.artist,
+                _fmt(a.relative),
+                _fmt(a.p_value, 4),
+                _decision(a.decision),
+                nearest if i == 0 else "",
+                end_section=i == min(show, len(r.ranking)) - 1,
+            )
+    console.print(table)
+    notes = {r.note for r in results if r.note}
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+def run_scan(
+    paths: list[str],
+    index: Path,
+    top_k: int,
+    out: Path | None,
+    limits: LoadLimits,
+    batch_size: int,
+    target_fpr: float = DEFAULT_TARGET_FPR,
+) -> tuple[list[ScanResult], list[dict[str, Any]]]:
+    from simdetect.index.build import backbone_for_index, expand_paths
+    from simdetect.io.walk import SkipRecord
+    from simdetect.outputs import check_output_path, write_results
+    from simdetect.scan import ScanParams, open_scanner, scan_paths
+
+    if out is not None:
+        check_output_path(out)
+    scanner = open_scanner(index, ScanParams(top_k=top_k, target_fpr=target_fpr))
+    backbone = backbone_for_index(index, None)
+    skipped: list[SkipRecord] = []
+    files = expand_paths(paths, skipped)
+    with progress_bar("scanning") as (on_total, on_progress):
+        on_total(len(files))
+        results = scan_paths(
+            scanner,
+            files,
+            backbone,
+            skipped=skipped,
+            batch_size=batch_size,
+            limits=limits,
+            on_progress=on_progress,
+        )
+    context = scanner.context()
+    rows = [r.to_json(context) for r in results]
+    if out is not None:
+        write_results(rows, out)
+    return results, rows
+
+
+def scan_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Suspect image files or folders.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    top_k: TopKOpt = 5,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write results to .jsonl, .csv or .parquet.")
+    ] = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    batch_size: BatchOpt = 16,
+    fpr: FprOpt = DEFAULT_TARGET_FPR,
+) -> None:
+    """Score suspect images against an index and rank the indexed artists."""
+    if top_k < 1:
+        fail("--top-k must be at least 1")
+    if not 0 < fpr < 1:
+        fail("--fpr must be between 0 and 1 (for example 0.01)")
+    from simdetect.io.images import LoadLimits
+
+    with user_errors():
+        results, _ = run_scan(
+            [str(p) for p in paths],
+            index,
+            top_k,
+            out,
+            LoadLimits(max_pixels=max_pixels),
+            batch_size,
+            fpr,
+        )
+    print_scan_table(results)
+    if out is not None:
+        console.print(f"results written to {out}", highlight=False)

@@ -1,0 +1,107 @@
+"""One suspect's result and its JSONL row: the stable scan schema (see README)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from simdetect.io.image_record import ImageRecord
+
+SCHEMA_VERSION = 2
+
+
+@dataclass
+class ArtistScore:
+    """One artist's scores for one suspect; README documents every field."""
+
+    artist: str
+    score: float | None
+    similarity: float
+    relative: float | None
+    percentile: float | None
+    p_value: float | None
+    n_impostors: int
+    genuine_percentile: float | None
+    n_genuine: int
+    decision: bool | None
+    threshold: float | None
+    target_fpr: float
+    fpr_at_threshold: float | None
+    n_works: int
+    reason: str | None = None
+
+
+@dataclass
+class Match:
+    path: str
+    artist: str
+    similarity: float
+    sha256: str
+    phash_distance: int | None
+
+
+@dataclass
+class ScanResult:
+    """One suspect's result; `to_json` is the stable JSONL schema (see README)."""
+
+    suspect: str
+    sha256: str | None
+    ranking: list[ArtistScore] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    size_bytes: int | None = None
+    phash: str | None = None
+    error: str | None = None
+    note: str | None = None
+
+    def to_json(self, context: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "suspect": self.suspect,
+            "sha256": self.sha256,
+            "ranking": [_clean(asdict(r)) for r in self.ranking],
+            "matches": [_clean(asdict(m)) for m in self.matches],
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "phash": self.phash,
+            "error": self.error,
+            "note": self.note,
+        }
+        row.update(context)
+        return row
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, float):
+            v = None if math.isnan(v) else round(v, 6)
+        out[k] = v
+    return out
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def result_from_record(
+    rec: ImageRecord, ranking: list[ArtistScore], matches: list[Match], note: str | None
+) -> ScanResult:
+    """The one place a scored image becomes a ScanResult (files, uploads, Ray batches)."""
+    return ScanResult(
+        suspect=rec.path,
+        sha256=rec.sha256,
+        ranking=ranking,
+        matches=matches,
+        width=rec.width,
+        height=rec.height,
+        format=rec.format,
+        size_bytes=rec.size_bytes,
+        phash=rec.phash,
+        note=note,
+    )
