@@ -358,3 +358,16 @@ def benchmark_serve_cmd(
             f"[bold red]error:[/] {result.unexpected_errors} responses other than 200 or 429"
         )
         raise typer.Exit(1)
+
+
+@app.command("ui")
+def benchmark_ui_cmd(
+    works: Annotated[int, typer.Option("--works", help="Works in the artist's portfolio.")] = 30,
+    rounds: Annotated[int, typer.Option("--rounds", help="Checks of each suspect.")] = 3,
+) -> None:
+    """Seconds a suspect check takes on the workbench (a portfolio from the demo seeds)."""
+    from simdetect.evaluation.ui_bench import run_ui_benchmark
+
+    with user_errors():
+        result = run_ui_benchmark(works, rounds, on_status=lambda m: console.print(escape(m)))
+    console.print(result.summary())
