@@ -34,6 +34,7 @@ from simdetect.index.lock import IndexLock, IndexLocked
 from simdetect.index.store import open_index
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.io.names import text_name
 from simdetect.scan import ArtistScore, Match, Scanner, ScanParams, open_scanner
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 from simdetect.scoring.contrastive import FamilyVerdict
@@ -126,7 +127,7 @@ class _RowMaker:
     def error(self, item: AuditInput, reason: str) -> dict[str, Any]:
         return {
             "seq": item.seq,
-            "path": item.path,
+            "path": text_name(item.path),
             "error": reason,
             "flagged": False,
             "flagged_artists": [],
@@ -152,7 +153,7 @@ class _RowMaker:
         best = matches[0] if matches else None
         return {
             "seq": item.seq,
-            "path": item.path,
+            "path": text_name(item.path),
             "sha256": rec.sha256,
             "error": None,
             "flagged": bool(flagged),
@@ -222,11 +223,12 @@ def audit_chunk(
             if not pending:
                 raise RuntimeError("embedding engine returned more results than inputs")
             item = pending.popleft()
-            if ri < len(batch.records) and batch.records[ri].path == item.path:
+            named = (item.path, text_name(item.path))
+            if ri < len(batch.records) and batch.records[ri].path in named:
                 ranking, matches, family = scored[ri]
                 rows.append(rows_for.scored(item, batch.records[ri], ranking, matches, family))
                 ri += 1
-            elif si < len(batch.skipped) and batch.skipped[si].path == item.path:
+            elif si < len(batch.skipped) and batch.skipped[si].path in named:
                 rows.append(rows_for.error(item, batch.skipped[si].reason))
                 si += 1
             else:
@@ -316,7 +318,7 @@ def _skip_done(inputs: Iterator[AuditInput], cp: Checkpoint, source: Path) -> No
     last = None
     for item in islice(inputs, cp.inputs_done):
         last = item
-    if last is None or last.seq != cp.inputs_done - 1 or last.path != cp.last_path:
+    if last is None or last.seq != cp.inputs_done - 1 or text_name(last.path) != cp.last_path:
         raise AuditStateError(
             f"cannot resume: {source} no longer lists the same inputs (entry "
             f"{cp.inputs_done - 1} was {cp.last_path!r}, now "
@@ -410,7 +412,7 @@ def run_audit(
                 write_chunk(rows_to_table(chunk), ckpt.chunk_path(parts, cp.chunks))
                 cp.chunks += 1
                 cp.inputs_done += len(items)
-                cp.last_path = items[-1].path
+                cp.last_path = text_name(items[-1].path)
                 ckpt.save(parts, cp)
                 log.info("audit: %d inputs done (%d chunks)", cp.inputs_done, cp.chunks)
             cp.finished = True

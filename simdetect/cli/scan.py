@@ -22,6 +22,7 @@ from simdetect.cli.common import (
     ReferenceOpt,
     TopKOpt,
     console,
+    err_console,
     fail,
     progress_bar,
     user_errors,
@@ -40,7 +41,7 @@ def _short(path: str) -> str:
     """Paths relative to the working directory when they are inside it: tables stay readable."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):  # outside, a link loop, unreadable
         return path
 
 
@@ -102,9 +103,12 @@ def run_scan(
     limits: LoadLimits,
     batch_size: int,
     target_fpr: float = DEFAULT_TARGET_FPR,
+    results: list[ScanResult] | None = None,
     reference: str | None = None,
     family_fpr: float = DEFAULT_FAMILY_FPR,
 ) -> tuple[list[ScanResult], list[dict[str, Any]]]:
+    """Scan and write; ``results`` (when given) holds every row made so far even if a
+    later one fails, so the caller can still show them."""
     from simdetect.index.build import backbone_for_index, expand_paths
     from simdetect.io.walk import SkipRecord
     from simdetect.outputs import check_output_path, write_results
@@ -129,6 +133,7 @@ def run_scan(
             batch_size=batch_size,
             limits=limits,
             on_progress=on_progress,
+            results=results,
         )
     context = scanner.context()
     rows = [r.to_json(context) for r in results]
@@ -159,18 +164,26 @@ def scan_cmd(
         fail("--family-fpr must be between 0 and 1 (for example 0.05)")
     from simdetect.io.images import LoadLimits
 
-    with user_errors():
-        results, _ = run_scan(
-            [str(p) for p in paths],
-            index,
-            top_k,
-            out,
-            LoadLimits(max_pixels=max_pixels),
-            batch_size,
-            fpr,
-            reference,
-            family_fpr,
-        )
+    results: list[ScanResult] = []
+    try:
+        with user_errors():
+            run_scan(
+                [str(p) for p in paths],
+                index,
+                top_k,
+                out,
+                LoadLimits(max_pixels=max_pixels),
+                batch_size,
+                fpr,
+                results,
+                reference,
+                family_fpr,
+            )
+    except BaseException:
+        if results:  # whatever was scanned before the failure is still worth showing
+            print_scan_table(results)
+            err_console.print(f"scan stopped after {len(results)} suspects", highlight=False)
+        raise
     print_scan_table(results)
     if out is not None:
         console.print(f"results written to {out}", highlight=False)

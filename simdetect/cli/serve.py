@@ -22,7 +22,7 @@ from simdetect.cli.common import (
     console,
     user_errors,
 )
-from simdetect.defaults import DEFAULT_MAX_BATCH
+from simdetect.defaults import DEFAULT_DECODE_MEMORY_MB, DEFAULT_MAX_BATCH
 
 DEFAULT_EVIDENCE = Path("simdetect-out/serve")
 
@@ -79,6 +79,13 @@ def serve_cmd(
     decode_workers: Annotated[
         int, typer.Option("--decode-workers", help="Threads decoding uploads.")
     ] = 2,
+    decode_memory_mb: Annotated[
+        float,
+        typer.Option(
+            "--decode-memory-mb",
+            help="Memory all concurrent decodes may use together (estimated per image).",
+        ),
+    ] = DEFAULT_DECODE_MEMORY_MB,
 ) -> None:
     """Serve scans and evidence reports over HTTP (FastAPI + uvicorn)."""
     import uvicorn
@@ -107,6 +114,7 @@ def serve_cmd(
             family_fpr=family_fpr,
             top_k=top_k,
             decode_workers=decode_workers,
+            decode_memory_mb=decode_memory_mb,
         )
         with console.status("loading the index and the model"):
             snapshot = open_index(index)

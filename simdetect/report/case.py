@@ -20,6 +20,7 @@ from simdetect.report.errors import ReportError
 from simdetect.report.html import render_html
 from simdetect.report.pdf import html_to_pdf, require_chromium
 from simdetect.report.record import CaseInfo, build_record, check_artist
+from simdetect.report.renderings import seal_renderings
 from simdetect.report.suspects import scan_case, suspect_files
 from simdetect.scan import ScanParams
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
@@ -116,6 +117,8 @@ def make_report(
             atomic_write_text(outputs.html_path, html)
         if "pdf" in formats:
             outputs.pdf_path = _print(html, outputs.html_path, out_dir / PDF_NAME)
+        written = [p for p in (outputs.html_path, outputs.pdf_path) if p is not None]
+        seal_renderings(out_dir, written)
     return outputs
 
 

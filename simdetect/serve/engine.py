@@ -29,7 +29,8 @@ from simdetect.backbones.base import Backbone
 from simdetect.defaults import DEFAULT_FAMILY_FPR, DEFAULT_MAX_BATCH
 from simdetect.errors import UserError
 from simdetect.index.store import IndexSnapshot, read_current
-from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.io.budget import DEFAULT_DECODE_MEMORY_MB, BudgetTimeout, MemoryBudget
+from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits, estimate_decode_bytes
 from simdetect.report.case import JSON_NAME
 from simdetect.report.record import CaseInfo
 from simdetect.scan import ScanParams, open_scanner
@@ -61,6 +62,7 @@ class ServeConfig:
     decode_workers: int = 2
     reference: str | None = None  # generator reference set stored with the index
     family_fpr: float = DEFAULT_FAMILY_FPR
+    decode_memory_mb: float = DEFAULT_DECODE_MEMORY_MB
 
     def __post_init__(self) -> None:
         checks = (
@@ -82,6 +84,7 @@ class ServeConfig:
                 0 < self.family_fpr < 1,
             ),
             ("decode_workers", "{} must be at least 1", self.decode_workers >= 1),
+            ("decode_memory_mb", "{} must be positive", self.decode_memory_mb > 0),
         )
         for setting, message, ok in checks:
             if not ok:
@@ -143,6 +146,7 @@ class ServeEngine:
         self.scanner = open_scanner(snapshot, self.params, reproducible=True)
         self.context = self.scanner.context()
         self.limits = LoadLimits(max_pixels=config.max_pixels)
+        self.budget = MemoryBudget(int(config.decode_memory_mb * 1024 * 1024))
         self.uploads = UploadStore(config.evidence_dir / "uploads")
         self.reports_dir = config.evidence_dir / "reports"
         self.inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -188,13 +192,23 @@ class ServeEngine:
         results = self.scanner.score_records([item.record for item in items], vectors)
         return [result.to_json(self.context) for result in results]
 
+    def _prepare(self, data: bytes, name: str) -> PreparedUpload:
+        """Decode under the shared memory budget (decode thread); the estimate reads the
+        header only, and everything the decode allocates is freed before the budget is."""
+        cost = estimate_decode_bytes(data, name, self.limits, self.backbone.decode_min_side)
+        try:
+            with self.budget.hold(cost, timeout=self.config.request_timeout_s):
+                return prepare_upload(data, name, self.backbone, self.limits)
+        except BudgetTimeout as exc:
+            raise Unavailable(f"{exc}; retry later") from None
+
     async def scan(self, data: bytes, filename: str | None) -> dict[str, Any]:
         """One upload's scan row; ImageLoadError for a bad image, Overloaded, Unavailable."""
         self._require_accepting()
         loop = asyncio.get_running_loop()
         with self.admission:
             prepared = await loop.run_in_executor(
-                self.decode, prepare_upload, data, client_name(filename), self.backbone, self.limits
+                self.decode, self._prepare, data, client_name(filename)
             )
             return await self.batcher.submit(prepared, self.config.request_timeout_s)
 
@@ -213,9 +227,7 @@ class ServeEngine:
             checked = []
             for data, filename in files:
                 name = client_name(filename)
-                prepared = await loop.run_in_executor(
-                    self.decode, prepare_upload, data, name, self.backbone, self.limits
-                )
+                prepared = await loop.run_in_executor(self.decode, self._prepare, data, name)
                 checked.append((data, filename, name, prepared.record))
             uploads = []
             for data, filename, name, record in checked:
@@ -304,4 +316,10 @@ class ServeEngine:
             "refused_busy": self.admission.refused,
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
             "batching": {"enabled": c.batching, **self.batcher.stats.to_dict()},
+            "decode_memory": {
+                "budget_bytes": self.budget.capacity,
+                "in_use_bytes": self.budget.in_use,
+                "peak_bytes": self.budget.peak,
+                "waits": self.budget.waits,
+            },
         }
