@@ -22,6 +22,8 @@ from simdetect.backbones.base import Backbone
 from simdetect.io.hashing import phash, sha256_bytes
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image_bytes
+from simdetect.io.names import text_name
+from simdetect.io.reader import read_input
 from simdetect.io.walk import SkipRecord
 
 log = logging.getLogger(__name__)
@@ -49,31 +51,28 @@ class _Known:
     sha256: str
 
 
-def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ImageLoadError(path, f"cannot read file: {exc.strerror or exc}") from None
-
-
 def prepare_file(
     path: str,
     backbone: Backbone,
     limits: LoadLimits,
     is_known: Callable[[str], bool] | None = None,
 ) -> _Prepared | _Known | SkipRecord:
-    """Everything per file that does not need the model; safe to run in a worker thread."""
+    """Everything per file that does not need the model; safe to run in a worker thread.
+
+    Records and skips name the file as text (:func:`simdetect.io.names.text_name`), so a
+    name that is not UTF-8 is written to every output instead of aborting the run.
+    """
+    name = text_name(path)
     try:
-        data = _read(path)
+        data = read_input(path, limits.max_file_bytes)
         if not data:
-            raise ImageLoadError(path, "zero-byte file")
+            raise ImageLoadError(name, "zero-byte file")
         digest = sha256_bytes(data)
         if is_known is not None and is_known(digest):
-            return _Known(path, digest)
-        loaded = load_image_bytes(data, path, limits, backbone.decode_min_side, digest)
+            return _Known(name, digest)
+        loaded = load_image_bytes(data, name, limits, backbone.decode_min_side, digest)
         record = ImageRecord(
-            path=path,
+            path=name,
             sha256=digest,
             size_bytes=len(data),
             format=loaded.format,
@@ -85,8 +84,8 @@ def prepare_file(
     except ImageLoadError as exc:
         return SkipRecord(path=exc.path, reason=exc.reason)
     except Exception as exc:
-        log.exception("unexpected failure preparing %s", path)
-        return SkipRecord(path=path, reason=f"unexpected error: {type(exc).__name__}: {exc}")
+        log.exception("unexpected failure preparing %s", name)
+        return SkipRecord(path=name, reason=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def embed_files(

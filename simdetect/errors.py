@@ -129,6 +129,10 @@ class ChromiumMissing(ReportError):
     """No Chromium to print the PDF with."""
 
 
+class ReferenceSetError(UserError):
+    """A generator reference set is missing, malformed, or from another backbone."""
+
+
 class AuthConfigError(UserError):
     """API keys that cannot be used (unreadable file, too short), or no keys and no opt-out."""
 

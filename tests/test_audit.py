@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 from conftest import cli_env, invoke
 
 from simdetect.audit import AuditOptions, AuditStateError, iter_source, run_audit, summary_paths
@@ -56,6 +57,17 @@ SCAN_RANK_KEYS = {
 
 def suspects() -> list[Path]:
     return sorted((SEEDS / "suspects").iterdir())
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The subprocess audits run with OMP_NUM_THREADS=1 (cli_env); in-process runs whose rows
+    are compared with theirs must use one thread too: effnet's vectors differ in the last
+    bits between one and two threads, enough to move a 6-decimal score."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture()

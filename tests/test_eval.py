@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from simdetect.cli import app
 from simdetect.copies.edits import EDIT_NAMES
 from simdetect.evaluation.retrieval import evaluate_retrieval, split_queries
+from simdetect.scoring.discriminant import DiscriminantParams
 
 
 def test_split_is_seeded_per_artist_and_keeps_a_database() -> None:
@@ -29,7 +30,10 @@ def test_retrieval_perfect_on_separable_vectors() -> None:
     codes = np.repeat(np.arange(4), 10)
     vecs = centres[codes] + 0.01 * rng.normal(size=(40, 16))
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    result = evaluate_retrieval(vecs.astype(np.float32), codes, ["a", "b", "c", "d"])
+    result = evaluate_retrieval(
+        vecs.astype(np.float32), codes, ["a", "b", "c", "d"], discriminant=DiscriminantParams()
+    )
+    assert "discriminant" in result.methods
     for method in result.methods:
         assert result.overall[method]["mAP@1"] == 100.0
         assert result.overall[method]["mAP@10"] == 100.0  # all 8 relevant works ranked first
@@ -42,10 +46,15 @@ def test_eval_cli_on_seeds(seeds_dir: Path, tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert "128 new" in first.output
     overall = pd.read_csv(tmp_path / "out1/retrieval_overall.csv")
-    assert set(overall["method"]) == {"cosine", "csls15"}
+    assert set(overall["method"]) == {
+        "cosine",
+        "csls15",
+        "discriminant",
+        "discriminant+csls15",
+    }
     assert (overall["mAP@1"] >= 80).all()  # the demo styles are clearly separable
     per_artist = pd.read_csv(tmp_path / "out1/retrieval_per_artist.csv")
-    assert len(per_artist) == 2 * 8 and "水墨山人" in set(per_artist["artist"])
+    assert len(per_artist) == 4 * 8 and "水墨山人" in set(per_artist["artist"])
     verification = pd.read_csv(tmp_path / "out1/verification.csv")
     assert (verification["roc_auc"] > 0.9).all()
     assert pd.read_csv(tmp_path / "out1/verification_per_artist.csv")["works"].sum() == 128

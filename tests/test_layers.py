@@ -25,7 +25,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("scoring", ("simdetect.scoring",)),
     ("copies/provenance", ("simdetect.copies", "simdetect.provenance")),
     ("scan", ("simdetect.scan", "simdetect.distributed")),
-    ("report/audit/serve", ("simdetect.report", "simdetect.audit", "simdetect.serve")),
+    (
+        "report/audit/serve",
+        ("simdetect.report", "simdetect.audit", "simdetect.serve", "simdetect.ui"),
+    ),
     ("evaluation/demo", ("simdetect.evaluation", "simdetect.demo")),
     ("cli", ("simdetect.cli", "simdetect.__main__")),
 ]

@@ -109,7 +109,7 @@ def test_record_holds_every_documented_field(report: ReportOutputs) -> None:
     assert [Path(s["path"]).name for s in record["suspects"]] == [IMITATION, UNRELATED]
     for s in record["suspects"]:
         row = s["scan"]
-        assert row["schema_version"] == 2 and row["sha256"] == s["sha256"]
+        assert row["schema_version"] == 3 and row["sha256"] == s["sha256"]
         assert row["calibration"]["state"] == "calibrated"
         assert len(row["ranking"]) == len(index["artists"])
         for entry in row["ranking"]:

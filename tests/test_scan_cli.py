@@ -141,7 +141,8 @@ def test_scan_jsonl_schema(scanned, scan_index: Path, seeds_dir: Path) -> None:
             n_works = artists[entry["artist"]]
             assert entry["n_works"] == n_works
             assert isinstance(entry["score"], float)
-            assert entry["score"] == entry["relative"]  # README: kept equal for schema-1 readers
+            # Schema 3: ranked and decided by `contrastive` (schema 2: by `relative`).
+            assert entry["score"] == entry["contrastive"] and entry["null"] == "index"
             assert -1.0 <= entry["similarity"] <= 1.0
             # Calibrated against every other artist's works, and the artist's own.
             assert entry["n_impostors"] == snap.count - n_works
@@ -150,7 +151,7 @@ def test_scan_jsonl_schema(scanned, scan_index: Path, seeds_dir: Path) -> None:
             assert 0.0 <= entry["percentile"] <= 100.0
             assert entry["target_fpr"] == 0.01
             if entry["decision"] is not None:
-                assert entry["decision"] == (entry["relative"] > entry["threshold"])
+                assert entry["decision"] == (entry["contrastive"] > entry["threshold"])
         scores = [r["score"] for r in ranking]
         assert scores == sorted(scores, reverse=True)  # best first
 
@@ -177,6 +178,8 @@ def test_scan_jsonl_schema(scanned, scan_index: Path, seeds_dir: Path) -> None:
         assert row["calibration"]["state"] == "calibrated"
         assert row["calibration"]["relative_to"] == {"artists": sorted(artists), "background": []}
         assert "CSLS" in row["score_method"]
+        assert row["null"]["kind"] == "index" and row["reference"] is None
+        assert row["flagged"] in (True, False) and row["family_fpr"] == 0.05
 
 
 def test_scores_recomputed_from_the_stored_vectors(
@@ -212,9 +215,12 @@ def test_scores_recomputed_from_the_stored_vectors(
     for entry in row["ranking"]:
         assert entry["similarity"] == pytest.approx(top_k_mean(cos, entry["artist"]), abs=1e-5)
         assert entry["relative"] == pytest.approx(top_k_mean(corrected, entry["artist"]), abs=1e-5)
-    assert [r["artist"] for r in row["ranking"]] == sorted(
-        {a for a in meta["artist"]}, key=lambda a: -top_k_mean(corrected, a)
-    )
+    # Schema 3: ranked by the contrastive score, positive for the winner alone.
+    scores = [r["score"] for r in row["ranking"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r["score"] == r["contrastive"] for r in row["ranking"])
+    assert scores[0] > 0 and all(x <= 0 for x in scores[1:])
+    assert {r["artist"] for r in row["ranking"]} == set(meta["artist"])
     order = np.argsort(-cos)[: len(row["matches"])]
     assert [m["path"] for m in row["matches"]] == meta["path"].iloc[order].tolist()
     for match, i in zip(row["matches"], order, strict=True):

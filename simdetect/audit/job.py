@@ -26,6 +26,7 @@ from simdetect.audit.sources import AuditInput, count_inputs, describe_source, i
 from simdetect.audit.summary import AuditSummary, SummaryFiles, write_summary
 from simdetect.audit.writer import assemble, read_metadata, rows_to_table, write_chunk
 from simdetect.backbones.base import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.errors import UserError
 from simdetect.index.build import backbone_for_index
@@ -33,10 +34,12 @@ from simdetect.index.lock import IndexLock, IndexLocked
 from simdetect.index.store import open_index
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.io.names import text_name
 from simdetect.outputs import copy_columns
 from simdetect.scan import ArtistScore, Match, Scanner, ScanParams, open_scanner
 from simdetect.scan.copies import file_loader
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
+from simdetect.scoring.contrastive import FamilyVerdict
 
 __all__ = ["AuditOptions", "AuditOutcome", "EmbedFn", "run_audit"]
 
@@ -61,12 +64,16 @@ class AuditOptions:
     chunk_rows: int = 4096
     max_pixels: int = DEFAULT_MAX_PIXELS
     copies: bool = True  # the copy verdict per row (copy_* columns)
+    reference: str | None = None  # generator reference set stored with the index
+    family_fpr: float = DEFAULT_FAMILY_FPR
 
     def check(self) -> None:
         if self.top_artists < 1:
             raise UserError("{} must be at least 1", "top_artists")
         if not 0 < self.target_fpr < 1:
             raise UserError("{} must be between 0 and 1 (for example 0.01)", "target_fpr")
+        if not 0 < self.family_fpr < 1:
+            raise UserError("{} must be between 0 and 1 (for example 0.05)", "family_fpr")
         if self.batch_size < 1 or self.workers < 1 or self.chunk_rows < 1:
             raise UserError(
                 "{}, {} and {} must be at least 1", "batch_size", "workers", "chunk_rows"
@@ -110,6 +117,8 @@ def _entry(score: ArtistScore) -> dict[str, Any]:
         "fpr_at_threshold": _round(score.fpr_at_threshold),
         "n_works": score.n_works,
         "reason": score.reason,
+        "contrastive": _round(score.contrastive),
+        "null": score.null,
     }
 
 
@@ -121,7 +130,7 @@ class _RowMaker:
     def error(self, item: AuditInput, reason: str) -> dict[str, Any]:
         return {
             "seq": item.seq,
-            "path": item.path,
+            "path": text_name(item.path),
             "error": reason,
             "flagged": False,
             "flagged_artists": [],
@@ -136,15 +145,21 @@ class _RowMaker:
         rec: ImageRecord,
         ranking: list[ArtistScore],
         matches: list[Match],
+        family: FamilyVerdict | None = None,
         copy: dict[str, Any] | None = None,
         copy_check: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        flagged = [r.artist for r in ranking if r.decision]
+        # The platform's question is answered by the family-wise flag: per-artist
+        # decisions summed over every artist would flag far more than the promised rate.
+        if family is not None and family.flagged is not None:
+            flagged = [family.flagged_artist] if family.flagged and family.flagged_artist else []
+        else:
+            flagged = [r.artist for r in ranking if r.decision]
         top = ranking[: self.top_artists]
         best = matches[0] if matches else None
         return {
             "seq": item.seq,
-            "path": item.path,
+            "path": text_name(item.path),
             "sha256": rec.sha256,
             "error": None,
             "flagged": bool(flagged),
@@ -216,17 +231,18 @@ def audit_chunk(
             if not pending:
                 raise RuntimeError("embedding engine returned more results than inputs")
             item = pending.popleft()
-            if ri < len(batch.records) and batch.records[ri].path == item.path:
-                ranking, matches = scored[ri]
+            named = (item.path, text_name(item.path))
+            if ri < len(batch.records) and batch.records[ri].path in named:
+                ranking, matches, family = scored[ri]
                 rec = batch.records[ri]
                 copy, check = scanner.copy_verdict(
                     rec,
                     batch.vectors[ri],
                     file_loader(rec, LoadLimits(max_pixels=options.max_pixels)),
                 )
-                rows.append(rows_for.scored(item, rec, ranking, matches, copy, check))
+                rows.append(rows_for.scored(item, rec, ranking, matches, family, copy, check))
                 ri += 1
-            elif si < len(batch.skipped) and batch.skipped[si].path == item.path:
+            elif si < len(batch.skipped) and batch.skipped[si].path in named:
                 rows.append(rows_for.error(item, batch.skipped[si].reason))
                 si += 1
             else:
@@ -250,6 +266,8 @@ def _settings(source: Path, index: Path, scanner: Scanner, options: AuditOptions
         "fingerprint": scanner.snapshot.fingerprint.digest(),
         "top_artists": options.top_artists,
         "target_fpr": options.target_fpr,
+        "reference": options.reference,
+        "family_fpr": options.family_fpr,
         "batch_size": options.batch_size,
         "chunk_rows": options.chunk_rows,
         "max_pixels": options.max_pixels,
@@ -315,7 +333,7 @@ def _skip_done(inputs: Iterator[AuditInput], cp: Checkpoint, source: Path) -> No
     last = None
     for item in islice(inputs, cp.inputs_done):
         last = item
-    if last is None or last.seq != cp.inputs_done - 1 or last.path != cp.last_path:
+    if last is None or last.seq != cp.inputs_done - 1 or text_name(last.path) != cp.last_path:
         raise AuditStateError(
             f"cannot resume: {source} no longer lists the same inputs (entry "
             f"{cp.inputs_done - 1} was {cp.last_path!r}, now "
@@ -348,7 +366,14 @@ def run_audit(
     describe_source(source)  # a missing source fails before anything loads
     snap = open_index(index)
     scanner = open_scanner(
-        snap, ScanParams(top_k=1, target_fpr=options.target_fpr, copies=options.copies)
+        snap,
+        ScanParams(
+            top_k=1,
+            target_fpr=options.target_fpr,
+            reference=options.reference,
+            family_fpr=options.family_fpr,
+            copies=options.copies,
+        ),
     )
     settings = _settings(source, index, scanner, options)
     artists = [
@@ -403,7 +428,7 @@ def run_audit(
                 write_chunk(rows_to_table(chunk), ckpt.chunk_path(parts, cp.chunks))
                 cp.chunks += 1
                 cp.inputs_done += len(items)
-                cp.last_path = items[-1].path
+                cp.last_path = text_name(items[-1].path)
                 ckpt.save(parts, cp)
                 log.info("audit: %d inputs done (%d chunks)", cp.inputs_done, cp.chunks)
             cp.finished = True

@@ -10,13 +10,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_MAX_PIXELS,
     DEFAULT_TARGET_FPR,
     BatchOpt,
+    FamilyFprOpt,
     FprOpt,
     IndexOpt,
     MaxPixelsOpt,
+    ReferenceOpt,
     WorkersOpt,
     console,
     progress_bar,
@@ -102,6 +105,8 @@ def audit_cmd(
         int, typer.Option("--top-artists", help="Ranked artists stored per suspect.")
     ] = 5,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
+    reference: ReferenceOpt = None,
+    family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
     batch_size: BatchOpt = 32,
     workers: WorkersOpt = 2,
     chunk_rows: Annotated[
@@ -127,6 +132,8 @@ def audit_cmd(
     options = AuditOptions(
         top_artists=top_artists,
         target_fpr=fpr,
+        reference=reference,
+        family_fpr=family_fpr,
         batch_size=batch_size,
         workers=workers,
         chunk_rows=chunk_rows,

@@ -248,6 +248,47 @@ def benchmark_audit_cmd(
     console.print(table)
 
 
+@app.command("serve-memory")
+def benchmark_serve_memory_cmd(
+    index: IndexOpt = DEFAULT_INDEX,
+    uploads: Annotated[int, typer.Option("--uploads", help="Uploads posted at once.")] = 32,
+    megapixels: Annotated[float, typer.Option("--megapixels", help="Size of each PNG.")] = 100.0,
+    decode_memory_mb: Annotated[
+        float | None, typer.Option("--decode-memory-mb", help="Server's --decode-memory-mb.")
+    ] = None,
+) -> None:
+    """Server memory (RSS) idle, at peak during a burst of huge PNG uploads, and after it."""
+    from simdetect.evaluation.serve_bench import default_images, load_images
+    from simdetect.evaluation.serve_memory import run_serve_memory
+
+    with user_errors():
+        warm = load_images(default_images(), limit=1)[0][1]
+        run = run_serve_memory(
+            index,
+            warm,
+            uploads=uploads,
+            megapixels=megapixels,
+            decode_memory_mb=decode_memory_mb,
+            on_status=lambda m: console.print(escape(m)),
+        )
+    console.print(
+        f"{run.uploads} concurrent uploads of {run.megapixels:g}-megapixel PNGs "
+        f"({', '.join(f'{b / 2**20:.1f} MiB' for b in run.png_bytes)} on the wire), "
+        f"answered in {run.burst_seconds:.0f} s: "
+        + " ".join(f"{k}:{v}" for k, v in sorted(run.statuses.items()))
+    )
+    console.print(f"server RSS idle        {run.idle_mb:8.0f} MiB")
+    console.print(f"server RSS peak        {run.peak_mb:8.0f} MiB")
+    console.print(
+        f"server RSS after burst {run.after_mb:8.0f} MiB "
+        f"({run.after_vs_idle:.2f}x idle, {run.settled_after_s:.1f} s after the last answer)"
+    )
+    console.print(
+        f"decode budget {run.decode_budget_mb:.0f} MiB, most held at once "
+        f"{run.decode_peak_mb:.0f} MiB, decodes that waited {run.decode_waits}"
+    )
+
+
 @app.command("serve")
 def benchmark_serve_cmd(
     index: IndexOpt = DEFAULT_INDEX,
@@ -371,3 +412,16 @@ def benchmark_copies_cmd(
             f"{r.ratio:.2f}",
         )
     console.print(table)
+
+
+@app.command("ui")
+def benchmark_ui_cmd(
+    works: Annotated[int, typer.Option("--works", help="Works in the artist's portfolio.")] = 30,
+    rounds: Annotated[int, typer.Option("--rounds", help="Checks of each suspect.")] = 3,
+) -> None:
+    """Seconds a suspect check takes on the workbench (a portfolio from the demo seeds)."""
+    from simdetect.evaluation.ui_bench import run_ui_benchmark
+
+    with user_errors():
+        result = run_ui_benchmark(works, rounds, on_status=lambda m: console.print(escape(m)))
+    console.print(result.summary())

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from simdetect.defaults import DEFAULT_MAX_PIXELS, DEFAULT_TARGET_FPR
+from simdetect.defaults import DEFAULT_FAMILY_FPR, DEFAULT_MAX_PIXELS, DEFAULT_TARGET_FPR
 from simdetect.errors import UserError
 
 # Rich wraps long lines by default; errors and result lines stay one greppable line each.
@@ -25,7 +25,7 @@ err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DEFAULT_INDEX = Path("indexes/default")
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_TARGET_FPR"]
+__all__ = ["DEFAULT_FAMILY_FPR", "DEFAULT_MAX_PIXELS", "DEFAULT_TARGET_FPR"]
 
 # -- option types: one definition per option used by several commands -------------------
 
@@ -42,6 +42,21 @@ FprOpt = Annotated[
     float, typer.Option("--fpr", help="Target false-positive rate for the decision.")
 ]
 TopKOpt = Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to list.")]
+ReferenceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reference",
+        help="Generator reference set stored with the index (simdetect index add-reference): "
+        "suspects are centred on its mean and judged against its outputs.",
+    ),
+]
+FamilyFprOpt = Annotated[
+    float,
+    typer.Option(
+        "--family-fpr",
+        help="Family-wise false-positive rate of `flagged` (flagged for any artist).",
+    ),
+]
 BackboneNewOpt = Annotated[
     str | None, typer.Option("--backbone", "-b", help="Backbone for a new index.")
 ]

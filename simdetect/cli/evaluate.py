@@ -8,12 +8,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from simdetect.cli.common import DEFAULT_TARGET_FPR, console, fail, progress_bar, user_errors
+from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
+    DEFAULT_TARGET_FPR,
+    console,
+    fail,
+    progress_bar,
+    user_errors,
+)
 from simdetect.defaults import DEFAULT_HUBNESS_K, DEFAULT_K
 
 
 def eval_cmd(
-    root: Annotated[Path, typer.Argument(help="Folder with one sub-folder per artist.")],
+    root: Annotated[
+        Path | None,
+        typer.Argument(help="Folder with one sub-folder per artist (optional with --imitations)."),
+    ] = None,
     index: Annotated[
         Path | None,
         typer.Option(
@@ -66,14 +76,161 @@ def eval_cmd(
             "and not counted as a false match; the raw rate is printed too.",
         ),
     ] = None,
+    imitations: Annotated[
+        Path | None,
+        typer.Option(
+            "--imitations",
+            help="Generator output imitating indexed artists, one sub-folder per true artist "
+            "(folder names = artist names in the index). Needs --reference.",
+        ),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="The same generator's outputs in other styles: the reference for alignment "
+            "and the null, and (held out) the false-flag test.",
+        ),
+    ] = None,
+    grid: Annotated[
+        str,
+        typer.Option(
+            "--grid",
+            help="Cut every imitation/reference file into ROWSxCOLS images (2x2: contact "
+            "sheets such as sd15-styles; 1x1: single images).",
+        ),
+    ] = "2x2",
+    held_out_fraction: Annotated[
+        float,
+        typer.Option(
+            "--held-out-fraction",
+            help="Share of reference files held out for false flags (seeded by --seed); 0: "
+            "each file held out in turn against the others (leave-one-out).",
+        ),
+    ] = 0.0,
+    family_fpr: Annotated[
+        float,
+        typer.Option("--family-fpr", help="Family-wise rate of the 'flagged for any artist' test."),
+    ] = DEFAULT_FAMILY_FPR,
+    leave_artists_out: Annotated[
+        bool,
+        typer.Option(
+            "--leave-artists-out/--no-leave-artists-out",
+            help="Also index 4/5 of the artists and scan the other fifth's works (5 folds): "
+            "every decision there is a false one.",
+        ),
+    ] = False,
 ) -> None:
-    """Measure artist retrieval (CSD protocol), verification and copy robustness."""
-    if not artists and not copies:
+    """Measure artist retrieval (CSD protocol), verification, copies and AI imitations."""
+    if imitations is not None or reference is not None:
+        if imitations is None or reference is None:
+            fail("--imitations and --reference go together")
+        if root is None and index is None:
+            fail("--imitations needs ROOT or an existing --index")
+    elif root is None:
+        fail("give ROOT (one sub-folder per artist), or --imitations with --reference")
+    if not artists and not copies and imitations is None:
         fail("nothing to measure: --no-artists needs --copies")
-    if artists:
+    if root is not None and artists:
         _eval_artists(root, index, out, backbone, query_fraction, seed, fpr, k, hubness_k)
-    if copies:
+    if root is not None and copies:
         _eval_copies(root, out, seed, fpr, copies_limit, related)
+    if imitations is not None and reference is not None:
+        index_dir = index or Path("indexes") / f"eval-{root.resolve().name}"  # type: ignore[union-attr]
+        _eval_imitations(
+            imitations,
+            reference,
+            index_dir,
+            out,
+            grid,
+            held_out_fraction,
+            seed,
+            fpr,
+            family_fpr,
+            leave_artists_out,
+        )
+
+
+def _eval_imitations(
+    imitations: Path,
+    reference: Path,
+    index_dir: Path,
+    out: Path,
+    grid: str,
+    held_out_fraction: float,
+    seed: int,
+    fpr: float,
+    family_fpr: float,
+    leave_artists_out: bool,
+) -> None:
+    from simdetect.evaluation.grids import parse_grid
+    from simdetect.evaluation.imitation_suite import run_imitation_eval
+    from simdetect.index.build import backbone_for_index
+
+    if not 0 <= held_out_fraction < 1:
+        fail("--held-out-fraction must be at least 0 and below 1")
+    if not 0 < family_fpr < 1:
+        fail("--family-fpr must be between 0 and 1 (for example 0.05)")
+    with user_errors():
+        rows_cols = parse_grid(grid)
+        bb = backbone_for_index(index_dir, None)
+        with progress_bar("embedding tiles") as (_on_total, on_progress):
+            report = run_imitation_eval(
+                imitations,
+                reference,
+                index_dir,
+                bb,
+                out,
+                grid=rows_cols,
+                held_out_fraction=held_out_fraction,
+                seed=seed,
+                target_fpr=fpr,
+                family_fpr=family_fpr,
+                leave_artists_out=leave_artists_out,
+                on_progress=on_progress,
+            )
+    r = report.result
+    f = r.figures
+    held = (
+        f"{r.n_held_out} held-out reference images ({held_out_fraction:.0%} of files, seed {seed})"
+        if r.held_out == "split"
+        else f"each of {r.n_held_out} reference images held out in turn (leave-one-group-out)"
+    )
+    table = Table(
+        title=f"AI imitations: {r.n_suspects} images ({report.n_tiles_imitations} tiles, grid "
+        f"{grid}) vs {r.n_artists} artists; reference {r.n_reference} images; {held}"
+    )
+    table.add_column("question")
+    table.add_column("figure")
+    table.add_column("%", justify="right")
+    for q, label, key in (
+        ("attribution", "top-1: true artist ranked first", "top1"),
+        ("attribution", "top-5: true artist in the first five", "top5"),
+        ("artist's", f"true artist decided at {r.target_fpr:.0%} FPR", "true_artist_decided"),
+        ("artist's", "held-out (reference image, artist) pairs decided", "held_out_pairs_decided"),
+        ("artist's", "held-out images decided for some artist", "held_out_any_pair_decided"),
+        (
+            "platform's",
+            f"true artist flagged at {r.family_fpr:.0%} family-wise",
+            "true_artist_flagged",
+        ),
+        ("platform's", "... and ranked first", "true_artist_flagged_and_first"),
+        ("platform's", "held-out images flagged for any artist", "held_out_flagged"),
+    ):
+        table.add_row(q, label, f"{f[key]:.1f}")
+    console.print(table)
+    lao = report.leave_artists_out
+    if lao is not None:
+        console.print(
+            f"leave-artists-out ({lao.folds} folds): {lao.pairs_decided:.2f}% of (work, artist) "
+            f"pairs decided at {lao.target_fpr:.0%}; {lao.works_any_decided:.1f}% of works "
+            f"decided for some artist; {lao.works_flagged:.2f}% flagged at "
+            f"{lao.family_fpr:.0%} family-wise",
+            highlight=False,
+        )
+    console.print(f"imitation eval took {report.seconds:.0f}s", highlight=False)
+    for path in report.outputs:
+        console.print(f"wrote {path}", highlight=False)
 
 
 def _eval_copies(

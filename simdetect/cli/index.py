@@ -161,6 +161,52 @@ def index_add(
         report_add(summary, index, skipped_csv)
 
 
+@app.command("add-reference")
+def index_add_reference(
+    name: Annotated[str, typer.Argument(help="Name of the reference set (e.g. the generator).")],
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders it made.")],
+    index: IndexOpt = DEFAULT_INDEX,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    batch_size: BatchOpt = 32,
+    skipped_csv: SkippedCsvOpt = None,
+) -> None:
+    """Store outputs of one generator as a named reference set (never ranked as an artist).
+
+    Scans, audits, reports and the service use it with `--reference NAME`: suspects from
+    that generator are centred on its mean and judged against its outputs.
+    """
+    from simdetect.index.references import add_reference
+    from simdetect.io.images import LoadLimits
+    from simdetect.io.walk import write_skips_csv
+    from simdetect.scoring.alignment import MIN_REFERENCE
+
+    with user_errors(), progress_bar(f"reference {name}") as (on_total, on_progress):
+        ref, skipped = add_reference(
+            index,
+            name,
+            [str(p) for p in paths],
+            batch_size=batch_size,
+            limits=LoadLimits(max_pixels=max_pixels),
+            on_total=on_total,
+            on_progress=on_progress,
+        )
+    console.print(
+        f"reference set {escape(ref.name)}: {ref.count} images stored in {index} "
+        f"(backbone {ref.backbone})",
+        highlight=False,
+    )
+    if skipped:
+        target = skipped_csv or (index / "logs" / f"skipped-reference-{ref.name}.csv")
+        write_skips_csv(skipped, target)
+        console.print(f"[yellow]{len(skipped)} files skipped[/], listed in {target}")
+    if ref.count < MIN_REFERENCE:
+        console.print(
+            f"[yellow]note:[/] scans need at least {MIN_REFERENCE} reference images; "
+            "a few hundred are needed for decisions at a 1% false-positive rate",
+            highlight=False,
+        )
+
+
 @app.command("add-tree")
 def index_add_tree(
     root: Annotated[Path, typer.Argument(help="Folder with one sub-folder per artist.")],
@@ -267,6 +313,19 @@ def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
         for name, n in sorted(m.background.items()):
             per.add_row(name, "background", str(n))
         console.print(per)
+    from simdetect.index.references import list_references
+
+    with user_errors():
+        refs = list_references(index)
+    if refs:
+        rt = Table(title="Generator reference sets (never ranked)")
+        rt.add_column("name")
+        rt.add_column("images", justify="right")
+        rt.add_column("backbone")
+        rt.add_column("added")
+        for name, entry in sorted(refs.items()):
+            rt.add_row(name, str(entry["count"]), str(entry["backbone"]), str(entry["created_at"]))
+        console.print(rt)
 
 
 @app.command("remove")

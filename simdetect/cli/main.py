@@ -13,7 +13,18 @@ from typing import Annotated
 import typer
 
 from simdetect import __version__
-from simdetect.cli import audit, backbones, benchmark, demo, evaluate, index, report, scan, serve
+from simdetect.cli import (
+    audit,
+    backbones,
+    benchmark,
+    demo,
+    evaluate,
+    index,
+    report,
+    scan,
+    serve,
+    ui,
+)
 from simdetect.cli.common import console
 
 app = typer.Typer(
@@ -59,6 +70,7 @@ app.command("report")(report.report_cmd)
 app.command("verify")(report.verify_cmd)
 app.command("audit")(audit.audit_cmd)
 app.command("serve")(serve.serve_cmd)
+app.command("ui")(ui.ui_cmd)
 
 
 def main() -> None:

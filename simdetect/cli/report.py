@@ -9,10 +9,13 @@ import typer
 from rich.markup import escape
 
 from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_TARGET_FPR,
+    FamilyFprOpt,
     FprOpt,
     IndexOpt,
+    ReferenceOpt,
     console,
     user_errors,
 )
@@ -112,6 +115,8 @@ def report_cmd(
             "--overwrite", help="Replace everything in a non-empty --out folder with this report."
         ),
     ] = False,
+    reference: ReferenceOpt = None,
+    family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
 ) -> None:
     """Write the evidence report of one case: JSON record, HTML and PDF, in Chinese and English."""
     from simdetect.report.case import make_report, parse_formats
@@ -135,6 +140,8 @@ def report_cmd(
             target_fpr=fpr,
             top_k=top_k,
             overwrite=overwrite,
+            reference=reference,
+            family_fpr=family_fpr,
         )
     _print_outputs(outputs)
 

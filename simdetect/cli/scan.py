@@ -11,15 +11,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_MAX_PIXELS,
     DEFAULT_TARGET_FPR,
     BatchOpt,
+    FamilyFprOpt,
     FprOpt,
     IndexOpt,
     MaxPixelsOpt,
+    ReferenceOpt,
     TopKOpt,
     console,
+    err_console,
     fail,
     progress_bar,
     user_errors,
@@ -38,7 +42,7 @@ def _short(path: str) -> str:
     """Paths relative to the working directory when they are inside it: tables stay readable."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):  # outside, a link loop, unreadable
         return path
 
 
@@ -78,17 +82,25 @@ def scan_counts(results: list[ScanResult]) -> str:
     )
 
 
+def _flag(r: ScanResult) -> str:
+    if r.flagged is None:
+        return "[dim]—[/]"
+    return f"[bold red]FLAGGED: {r.flagged_artist}[/]" if r.flagged else "[green]no[/]"
+
+
 def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
     table = Table(
         title="Scan results",
-        caption="relative: hubness-corrected (CSLS) similarity; p: share of other artists' "
-        "works scoring at least as high; decision at the target false-positive rate",
+        caption="score: contrastive (this artist minus the best other); p: share of the null "
+        "scoring at least as high; decision at the target false-positive rate; flagged: for "
+        "any artist at the family-wise rate",
     )
     table.add_column("suspect", overflow="fold")
     table.add_column("artist", overflow="fold")
-    table.add_column("relative", justify="right")
+    table.add_column("score", justify="right")
     table.add_column("p", justify="right")
     table.add_column("decision")
+    table.add_column("flagged", overflow="fold")
     table.add_column("nearest work (cosine)", overflow="fold")
     table.add_column("edited copy of", overflow="fold")
     for r in results:
@@ -102,9 +114,10 @@ def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
             table.add_row(
                 _short(r.suspect) if i == 0 else "",
                 a.artist,
-                _fmt(a.relative),
+                _fmt(a.score),
                 _fmt(a.p_value, 4),
                 _decision(a.decision),
+                _flag(r) if i == 0 else "",
                 nearest if i == 0 else "",
                 _copy_cell(r) if i == 0 else "",
                 end_section=i == min(show, len(r.ranking)) - 1,
@@ -124,8 +137,13 @@ def run_scan(
     limits: LoadLimits,
     batch_size: int,
     target_fpr: float = DEFAULT_TARGET_FPR,
+    results: list[ScanResult] | None = None,
+    reference: str | None = None,
+    family_fpr: float = DEFAULT_FAMILY_FPR,
     copies: bool = True,
 ) -> tuple[list[ScanResult], list[dict[str, Any]]]:
+    """Scan and write; ``results`` (when given) holds every row made so far even if a
+    later one fails, so the caller can still show them."""
     from simdetect.index.build import backbone_for_index, expand_paths
     from simdetect.io.walk import SkipRecord
     from simdetect.outputs import check_output_path, write_results
@@ -133,7 +151,16 @@ def run_scan(
 
     if out is not None:
         check_output_path(out)
-    scanner = open_scanner(index, ScanParams(top_k=top_k, target_fpr=target_fpr, copies=copies))
+    scanner = open_scanner(
+        index,
+        ScanParams(
+            top_k=top_k,
+            target_fpr=target_fpr,
+            reference=reference,
+            family_fpr=family_fpr,
+            copies=copies,
+        ),
+    )
     backbone = backbone_for_index(index, None)
     skipped: list[SkipRecord] = []
     files = expand_paths(paths, skipped)
@@ -147,6 +174,7 @@ def run_scan(
             batch_size=batch_size,
             limits=limits,
             on_progress=on_progress,
+            results=results,
         )
     context = scanner.context()
     rows = [r.to_json(context) for r in results]
@@ -172,25 +200,39 @@ def scan_cmd(
             help="Also decide whether each suspect is an edited copy of an indexed work.",
         ),
     ] = True,
+    reference: ReferenceOpt = None,
+    family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
 ) -> None:
     """Score suspect images against an index and rank the indexed artists."""
     if top_k < 1:
         fail("--top-k must be at least 1")
     if not 0 < fpr < 1:
         fail("--fpr must be between 0 and 1 (for example 0.01)")
+    if not 0 < family_fpr < 1:
+        fail("--family-fpr must be between 0 and 1 (for example 0.05)")
     from simdetect.io.images import LoadLimits
 
-    with user_errors():
-        results, _ = run_scan(
-            [str(p) for p in paths],
-            index,
-            top_k,
-            out,
-            LoadLimits(max_pixels=max_pixels),
-            batch_size,
-            fpr,
-            copies,
-        )
+    results: list[ScanResult] = []
+    try:
+        with user_errors():
+            run_scan(
+                [str(p) for p in paths],
+                index,
+                top_k,
+                out,
+                LoadLimits(max_pixels=max_pixels),
+                batch_size,
+                fpr,
+                results,
+                reference,
+                family_fpr,
+                copies=copies,
+            )
+    except BaseException:
+        if results:  # whatever was scanned before the failure is still worth showing
+            print_scan_table(results)
+            err_console.print(f"scan stopped after {len(results)} suspects", highlight=False)
+        raise
     print_scan_table(results)
     if out is not None:
         console.print(f"results written to {out}", highlight=False)

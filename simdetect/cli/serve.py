@@ -9,17 +9,20 @@ import typer
 from rich.markup import escape
 
 from simdetect.cli.common import (
+    DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_MAX_PIXELS,
     DEFAULT_TARGET_FPR,
+    FamilyFprOpt,
     FprOpt,
     IndexOpt,
     MaxPixelsOpt,
+    ReferenceOpt,
     TopKOpt,
     console,
     user_errors,
 )
-from simdetect.defaults import DEFAULT_MAX_BATCH
+from simdetect.defaults import DEFAULT_DECODE_MEMORY_MB, DEFAULT_MAX_BATCH
 
 DEFAULT_EVIDENCE = Path("simdetect-out/serve")
 
@@ -70,10 +73,19 @@ def serve_cmd(
         float, typer.Option("--timeout", help="Seconds a request may wait for its result.")
     ] = 60.0,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
+    reference: ReferenceOpt = None,
+    family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
     top_k: TopKOpt = 5,
     decode_workers: Annotated[
         int, typer.Option("--decode-workers", help="Threads decoding uploads.")
     ] = 2,
+    decode_memory_mb: Annotated[
+        float,
+        typer.Option(
+            "--decode-memory-mb",
+            help="Memory all concurrent decodes may use together (estimated per image).",
+        ),
+    ] = DEFAULT_DECODE_MEMORY_MB,
 ) -> None:
     """Serve scans and evidence reports over HTTP (FastAPI + uvicorn)."""
     import uvicorn
@@ -98,8 +110,11 @@ def serve_cmd(
             queue_size=queue_size,
             request_timeout_s=timeout,
             target_fpr=fpr,
+            reference=reference,
+            family_fpr=family_fpr,
             top_k=top_k,
             decode_workers=decode_workers,
+            decode_memory_mb=decode_memory_mb,
         )
         with console.status("loading the index and the model"):
             snapshot = open_index(index)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from simdetect.evaluation.metrics import average_precision_at_k, recall_at_k
+from simdetect.scoring.discriminant import DiscriminantParams, fit_discriminant
 from simdetect.scoring.hubness import DEFAULT_HUBNESS_K, csls, neighbourhood_radius
 
 KS = (1, 10, 100)
@@ -61,6 +62,7 @@ def evaluate_retrieval(
     query_fraction: float = 0.2,
     seed: int = 0,
     hubness_k: int = DEFAULT_HUBNESS_K,
+    discriminant: DiscriminantParams | None = None,
 ) -> RetrievalResult:
     qmask = split_queries(codes, query_fraction, seed)
     q, d = vectors[qmask].astype(np.float64), vectors[~qmask].astype(np.float64)
@@ -75,6 +77,17 @@ def evaluate_retrieval(
             sims, neighbourhood_radius(sims, hubness_k), neighbourhood_radius(dd, hubness_k)
         ),
     }
+    if discriminant is not None:
+        # Learned from the database works only: the queries' labels never reach the fit.
+        disc = fit_discriminant(d, dc, discriminant)
+        pq, pd_ = disc.transform(q), disc.transform(d)
+        ps = pq @ pd_.T
+        pdd = pd_ @ pd_.T
+        np.fill_diagonal(pdd, -np.inf)
+        methods["discriminant"] = ps
+        methods[f"discriminant+csls{hubness_k}"] = csls(
+            ps, neighbourhood_radius(ps, hubness_k), neighbourhood_radius(pdd, hubness_k)
+        )
     overall: dict[str, dict[str, float]] = {}
     rows = []
     for method, scores in methods.items():

@@ -22,6 +22,7 @@ from simdetect.index.store import open_index
 from simdetect.io.atomic import atomic_path
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.calibration import ScoringParams
+from simdetect.scoring.imitation import ImitationParams
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,14 @@ def run_eval(
     vectors = snap.vectors()[keep]
     table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
     retrieval = evaluate_retrieval(
-        vectors, table.codes, table.names, query_fraction, seed, params.hubness_k
+        vectors,
+        table.codes,
+        table.names,
+        query_fraction,
+        seed,
+        params.hubness_k,
+        # The imitation score's projection, learned from the database works only.
+        discriminant=ImitationParams().discriminant(),
     )
     verification = evaluate_verification(vectors, table, params, target_fpr)
     outputs = []

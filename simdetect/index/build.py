@@ -18,7 +18,8 @@ from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.index.manifest import Manifest
 from simdetect.index.store import ROLE_ARTIST, IndexWriter, open_index, read_current
 from simdetect.io.images import LoadLimits
-from simdetect.io.walk import SkipRecord, iter_image_files, list_artist_folders
+from simdetect.io.names import text_name
+from simdetect.io.walk import SkipRecord, iter_image_files, list_artist_folders, safe_resolve
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,15 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]], skipped: list[SkipReco
     seen: set[str] = set()
     for p in paths:
         path = Path(p)
-        if not path.exists() and not path.is_symlink():
-            skipped.append(SkipRecord(str(path), "no such file or directory"))
+        if not os.path.lexists(path):
+            skipped.append(SkipRecord(text_name(path), "no such file or directory"))
             continue
         files = iter_image_files(path, on_skip=skipped.append) if path.is_dir() else [path]
         for f in files:
-            key = str(Path(f).resolve())
+            key, problem = safe_resolve(Path(f))
+            if problem is not None:  # a link loop named on the command line
+                skipped.append(SkipRecord(text_name(f), problem))
+                continue
             if key not in seen:
                 seen.add(key)
                 out.append(key)
@@ -133,7 +137,7 @@ def add_labelled(
     A file whose bytes were indexed after it was read (a duplicate earlier in the
     same run) counts as known, exactly as if it had been known when it was read.
     """
-    artist_of = dict(labelled)
+    artist_of = {text_name(path): artist for path, artist in labelled}  # records name as text
     since_commit = 0
     last_artist: str | None = None
 

@@ -32,11 +32,14 @@ from simdetect import __version__
 from simdetect.backbones.base import Fingerprint
 from simdetect.errors import FingerprintMismatch, IndexNotFound, UserError
 from simdetect.index import ann as ann_mod
+from simdetect.index import integrity
 from simdetect.index.lock import IndexLock
 from simdetect.index.manifest import MANIFEST_NAME, IndexCorrupt, Manifest
 from simdetect.io.atomic import atomic_write_text, fsync_dir
 from simdetect.io.hashing import sha256_file
 from simdetect.io.image_record import ImageRecord
+from simdetect.io.names import text_name
+from simdetect.io.walk import safe_resolve
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,8 @@ def read_current(root: Path) -> str | None:
         name = (root / CURRENT_NAME).read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise IndexCorrupt(f"{root / CURRENT_NAME}: unreadable ({exc})") from None
     return name or None
 
 
@@ -179,21 +184,31 @@ def _verify_files(gen: Path, manifest: Manifest) -> None:
 
 
 def open_index(
-    root: str | os.PathLike[str], verify: bool = True, mmap: bool = True
+    root: str | os.PathLike[str],
+    verify: bool = True,
+    mmap: bool = True,
+    generation: str | None = None,
 ) -> IndexSnapshot:
     """Load the committed generation; with `verify`, check file checksums against the manifest.
 
     A generation served by an approximate index keeps its exact vectors memory-mapped
     (with `mmap`), so only the approximate index's own structures sit in memory.
+    CURRENT must name a generation inside `root` and the newest committed one, and the
+    manifest's counts must match the metadata (simdetect.index.integrity); `generation`
+    ("gen-NNNNNN") opens an older generation on purpose.
     """
     root = Path(root)
     name = read_current(root)
+    if generation is not None:
+        name = generation
     if name is None:
         raise IndexNotFound(
             f"no index at {root} (create one with: simdetect index add PATH --artist NAME "
             f"--index {root})"
         )
-    gen = root / name
+    gen = integrity.generation_dir(root, name, "CURRENT" if generation is None else "the request")
+    if generation is None:
+        integrity.check_latest(root, name)
     manifest = Manifest.read(gen / MANIFEST_NAME)
     if verify:
         _verify_files(gen, manifest)
@@ -217,6 +232,7 @@ def open_index(
             f"{gen}: {index.ntotal} vectors, {len(metadata)} metadata rows, "
             f"manifest says {manifest.count}"
         )
+    integrity.check_counts(gen, name, manifest, metadata)
     return IndexSnapshot(
         root=root, directory=gen, manifest=manifest, index=index, metadata=metadata, ann=ann_index
     )
@@ -407,7 +423,13 @@ class IndexWriter:
 
     def remove_files(self, paths: list[str]) -> int:
         """Remove by path as indexed, or by the SHA-256 of a file given by path."""
-        wanted_paths = {str(Path(p).resolve()) for p in paths} | set(paths)
+        # Stored paths are text (simdetect.io.names): compare names in that form too.
+        given = [str(p) for p in paths]
+        wanted_paths = {text_name(p) for p in given}
+        for p in given:
+            resolved, problem = safe_resolve(Path(p))
+            if problem is None:
+                wanted_paths.add(text_name(resolved))
         shas = set()
         for p in paths:
             if Path(p).is_file():
@@ -491,6 +513,7 @@ class IndexWriter:
         os.rename(tmp, final)
         fsync_dir(self.root)
         atomic_write_text(self.root / CURRENT_NAME, name + "\n")
+        integrity.mark_committed(final)
         self._dirty = False
         self._prune_generations(keep_latest=GENERATIONS_KEPT)
         log.info("committed %s with %d vectors", name, manifest.count)
@@ -510,5 +533,8 @@ class IndexWriter:
             shutil.rmtree(tmp, ignore_errors=True)
         current = read_current(self.root)
         for gen in self.root.glob("gen-*"):
-            if current is not None and gen.is_dir() and gen.name > current:
+            # Newer than CURRENT and never committed: left by a writer killed before the
+            # switch. A committed one means CURRENT was moved back: keep it (loading refuses).
+            committed = (gen / integrity.COMMITTED_NAME).is_file()
+            if current is not None and gen.is_dir() and gen.name > current and not committed:
                 shutil.rmtree(gen, ignore_errors=True)

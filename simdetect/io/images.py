@@ -14,7 +14,6 @@ import hashlib
 import io
 import logging
 import os
-import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,18 +32,27 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
-from simdetect.defaults import DEFAULT_MAX_PIXELS
+from simdetect.defaults import (
+    DEFAULT_MAX_DECODE_BYTES,
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+)
 from simdetect.errors import (
     ImageLoadError,
     UserError,
 )
+from simdetect.io import decoding
+from simdetect.io.names import text_name
 
 __all__ = [
+    "DEFAULT_MAX_DECODE_BYTES",
+    "DEFAULT_MAX_FILE_BYTES",
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_FORMATS",
     "ImageLoadError",
     "LoadLimits",
     "LoadedImage",
+    "estimate_decode_bytes",
     "load_image",
     "load_image_bytes",
     "to_rgb",
@@ -61,6 +69,7 @@ _WHITE = (255, 255, 255, 255)
 _ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
 _HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 _U16_MAX = 65535
+_STRIP_BYTES = 8 * 1024 * 1024
 
 # Same table as PIL.ImageOps.exif_transpose; applied to the converted copy so a big
 # image is not duplicated once more just to rotate it.
@@ -81,10 +90,16 @@ class LoadLimits:
     """Resource limits for decoding untrusted images."""
 
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     def __post_init__(self) -> None:
         if self.max_pixels <= 0:
             raise UserError(f"{{}} must be positive, got {self.max_pixels}", "max_pixels")
+        if self.max_decode_bytes <= 0:
+            raise UserError("{} must be positive", "max_decode_bytes")
+        if self.max_file_bytes <= 0:
+            raise UserError("{} must be positive", "max_file_bytes")
 
 
 @dataclass
@@ -120,19 +135,11 @@ def load_image(
     min_side: int | None = None,
 ) -> LoadedImage:
     """Load an image file; the bytes are read once so the hash always matches the pixels."""
+    from simdetect.io.reader import read_input  # the reader reports with this module's error
+
     name = os.fspath(path)
-    try:
-        st = os.stat(name)
-        if stat.S_ISDIR(st.st_mode):
-            raise ImageLoadError(name, "cannot read file: is a directory")
-        if not stat.S_ISREG(st.st_mode):
-            # Opening a FIFO or device would block or stream forever.
-            raise ImageLoadError(name, "cannot read file: not a regular file")
-        with open(name, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise ImageLoadError(name, f"cannot read file: {exc.strerror or _one_line(exc)}") from None
-    return load_image_bytes(data, name, limits, min_side)
+    data = read_input(name, limits.max_file_bytes)
+    return load_image_bytes(data, text_name(name), limits, min_side)
 
 
 def load_image_bytes(
@@ -215,6 +222,49 @@ def _quiet_pil_bomb_warning(pixels: int) -> Iterator[None]:
         yield
 
 
+def _plan(
+    img: ImageFile.ImageFile, fmt: str, name: str, limits: LoadLimits, min_side: int | None
+) -> decoding.DecodePlan:
+    width, height = img.size
+    transparency = "transparency" in img.info
+    plan = decoding.plan_decode(
+        width, height, img.mode, fmt, transparency, limits.max_decode_bytes, min_side
+    )
+    if plan is None:
+        raise ImageLoadError(
+            name,
+            decoding.describe_refusal(width, height, img.mode, fmt, limits.max_decode_bytes),
+        )
+    return plan
+
+
+def estimate_decode_bytes(
+    data: bytes, name: str, limits: LoadLimits = LoadLimits(), min_side: int | None = None
+) -> int:
+    """Estimated peak bytes of decoding ``data`` (header only); ImageLoadError when refused.
+
+    What a caller sharing one memory budget between decodes holds while decoding.
+    """
+    if not data:
+        raise ImageLoadError(name, "zero-byte file")
+    img = _open_lazy(data, name)
+    try:
+        width, height = img.size
+        if width * height > limits.max_pixels:
+            raise ImageLoadError(name, _format_too_large(width * height, limits.max_pixels))
+        fmt = img.format or "unknown"
+        _draft(img, fmt, min_side)
+        return _plan(img, fmt, name, limits, min_side).cost
+    finally:
+        img.close()
+
+
+def _draft(img: ImageFile.ImageFile, fmt: str, min_side: int | None) -> None:
+    width, height = img.size
+    if min_side and fmt == "JPEG" and min(width, height) >= 2 * min_side:
+        img.draft(img.mode, (min_side, min_side))
+
+
 def _decode(
     data: bytes, name: str, limits: LoadLimits, min_side: int | None, sha256: str | None
 ) -> LoadedImage:
@@ -229,19 +279,22 @@ def _decode(
             raise ImageLoadError(name, f"truncated or corrupt image data: size {width}x{height}")
         source_mode = img.mode
         fmt = img.format or "unknown"
-        if min_side and fmt == "JPEG" and min(width, height) >= 2 * min_side:
-            img.draft(img.mode, (min_side, min_side))
+        _draft(img, fmt, min_side)
+        plan = _plan(img, fmt, name, limits, min_side)
         with _quiet_pil_bomb_warning(pixels):
             img.load()
             orientation = _orientation(img, name)
-            # A single-frame RGB decode of our own bytes is already what models want, so
-            # it is handed on as it is: copying it cost a tenth of a full-resolution file's
-            # preparation. Closing would destroy the pixels, so it stays open (its source
-            # is an in-memory buffer; there is no descriptor to leak).
-            rgb = img if fmt == "JPEG" and img.mode == "RGB" else to_rgb(img)
+            if plan.reduced:
+                rgb = _reduced_rgb(img, plan.factor)
+            else:
+                # A single-frame RGB decode of our own bytes is already what models want,
+                # so it is handed on as it is: copying it cost a tenth of a full-resolution
+                # file's preparation. Closing would destroy the pixels, so it stays open
+                # (its source is an in-memory buffer; there is no descriptor to leak).
+                rgb = img if fmt == "JPEG" and img.mode == "RGB" else to_rgb(img)
             if orientation in _ORIENTATION_TRANSPOSE:
                 rgb = rgb.transpose(_ORIENTATION_TRANSPOSE[orientation])
-            n_frames = int(getattr(img, "n_frames", 1))
+            n_frames = _frames(img)
     finally:
         if rgb is not img:
             img.close()
@@ -256,6 +309,59 @@ def _decode(
         source_mode=source_mode,
         n_frames=n_frames,
     )
+
+
+def _frames(img: Image.Image) -> int:
+    """1 for a still image, 2 for "more than one frame".
+
+    Counting the frames of a GIF means parsing every one of them: ten million 1x1
+    frames took 152 s. Only the first frame is ever used, so one look past it is enough.
+    """
+    try:
+        return 2 if getattr(img, "is_animated", False) else 1
+    except Exception:  # a damaged second frame does not make the first one unusable
+        return 1
+
+
+def _reduced_rgb(img: Image.Image, factor: int) -> Image.Image:
+    """8-bit RGB of ``img`` reduced by ``factor`` (box average), converting as little as
+    possible at full size."""
+    width, height = img.size
+    fx, fy, out_w, out_h = decoding.reduced_size(width, height, factor)
+    mode = img.mode
+    if mode in decoding.HIGH_BIT_16:
+        return _reduced_16bit(img, fx, fy, out_w, out_h)
+    if mode == "P":
+        base = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "1":
+        base = img.convert("L")
+    else:
+        base = img
+    try:
+        small = base.reduce((fx, fy))
+    except ValueError:  # a mode PIL cannot reduce: convert first (rare, small modes)
+        small = to_rgb(base).reduce((fx, fy))
+    finally:
+        if base is not img:
+            base.close()
+    return to_rgb(small)
+
+
+def _reduced_16bit(img: Image.Image, fx: int, fy: int, out_w: int, out_h: int) -> Image.Image:
+    """Box-average 16-bit grey in strips of a few MiB: PIL cannot reduce these modes, and a
+    whole-image numpy copy would double the decoded size."""
+    trns = img.info.get("transparency")
+    step = max(fy, (_STRIP_BYTES // max(1, 2 * img.size[0])) // fy * fy)
+    mean = np.empty((out_h, out_w), dtype=np.float64)
+    for y0 in range(0, out_h * fy, step):
+        y1 = min(y0 + step, out_h * fy)
+        strip = np.asarray(img.crop((0, y0, out_w * fx, y1)))
+        if isinstance(trns, int):  # transparent grey shows as white, as in to_rgb
+            strip = np.where(strip == trns, np.uint16(_U16_MAX), strip)
+        blocks = strip.reshape((y1 - y0) // fy, fy, out_w, fx)
+        mean[y0 // fy : y1 // fy] = blocks.mean(axis=(1, 3), dtype=np.float64)
+    gray = np.rint(mean * (255.0 / _U16_MAX)).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
 
 
 def _orientation(img: Image.Image, name: str) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from simdetect.backbones.base import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.index.build import backbone_for_index
 from simdetect.index.store import open_index
 from simdetect.io.atomic import atomic_write_text, fsync_dir
@@ -20,6 +21,7 @@ from simdetect.report.errors import ReportError
 from simdetect.report.html import render_html
 from simdetect.report.pdf import html_to_pdf, require_chromium
 from simdetect.report.record import CaseInfo, build_record, check_artist
+from simdetect.report.renderings import seal_renderings
 from simdetect.report.suspects import scan_case, suspect_files
 from simdetect.scan import ScanParams
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
@@ -72,6 +74,8 @@ def make_report(
     formats: Sequence[str] = FORMATS,
     target_fpr: float = DEFAULT_TARGET_FPR,
     top_k: int = 5,
+    reference: str | None = None,
+    family_fpr: float = DEFAULT_FAMILY_FPR,
     backbone: Backbone | None = None,
     created_at: str | None = None,
     overwrite: bool = False,
@@ -110,7 +114,9 @@ def make_report(
     check_artist(snapshot, case.artist)
     files = suspect_files(suspects)
     backbone = backbone or backbone_for_index(Path(index_dir), None)
-    params = ScanParams(top_k=top_k, target_fpr=target_fpr)
+    params = ScanParams(
+        top_k=top_k, target_fpr=target_fpr, reference=reference, family_fpr=family_fpr
+    )
     scan = scan_case(files, snapshot, backbone, params)
     record = build_record(case, scan, created_at)
 
@@ -127,6 +133,8 @@ def make_report(
             if "pdf" in formats:
                 html_page = stage / HTML_NAME if "html" in formats else None
                 _print(html, html_page, stage / PDF_NAME)
+            written = [stage / n for n in (HTML_NAME, PDF_NAME) if (stage / n).exists()]
+            seal_renderings(stage, written)
         _swap_in(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)

@@ -178,7 +178,49 @@ def _facts(
     target = float(record["method"]["target_fpr"])
     index = record["index"]
     facts: list[tuple[Markup, Markup]] = []
-    if entry.get("relative") is not None:
+    row = suspect["scan"]
+    if entry.get("contrastive") is not None:
+        facts.append(
+            (
+                bi.inline("fact.contrastive"),
+                bi.inline(
+                    "fact.contrastive.value",
+                    value=format_number(entry["contrastive"]),
+                    threshold=format_number(entry["threshold"]),
+                ),
+            )
+        )
+    null = row.get("null")
+    if null:
+        facts.append(
+            (
+                bi.inline("fact.null"),
+                bi.inline(
+                    "fact.null.reference" if null["kind"] == "reference" else "fact.null.index",
+                    name=str(null.get("name") or ""),
+                    n=format_int(null["size"]),
+                ),
+            )
+        )
+    if null and "flagged" in row:
+        flag_key = (
+            "fact.flagged.none"
+            if row["flagged"] is None
+            else "fact.flagged.yes"
+            if row["flagged"]
+            else "fact.flagged.no"
+        )
+        facts.append(
+            (
+                bi.inline("fact.flagged", fpr=format_share(row.get("family_fpr"))),
+                bi.inline(
+                    flag_key,
+                    artist=str(row.get("flagged_artist") or ""),
+                    reason=str(row.get("family_reason") or ""),
+                ),
+            )
+        )
+    if entry.get("relative") is not None and entry.get("contrastive") is None:
         facts.append(
             (
                 bi.inline("fact.relative"),

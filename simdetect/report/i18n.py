@@ -179,6 +179,36 @@ STRINGS: dict[str, tuple[str, str]] = {
         "meaning compared with the threshold and with other works; a negative value does "
         "not by itself mean dissimilar)",
     ),
+    "fact.contrastive": ("对比得分", "Contrastive score"),
+    "fact.contrastive.value": (
+        "{value}（判定阈值 {threshold}；与该艺术家的相似度减去与最接近的其他艺术家的相似度，"
+        "大于 0 表示该图像比任何其他已收录艺术家都更接近这位艺术家）",
+        "{value} (decision threshold {threshold}; similarity to this artist minus similarity "
+        "to the closest other artist; above 0 means the image is closer to this artist than "
+        "to any other indexed artist)",
+    ),
+    "fact.null": ("判定所对照的图像", "What the decision is compared against"),
+    "fact.null.reference": (
+        "生成器参考集「{name}」的 {n} 张图像（同一生成器以其他风格生成，不模仿任何已收录艺术家），"
+        "p 值与判定均相对于这些图像",
+        "{n} images of the generator reference '{name}' (the same generator's outputs in "
+        "other styles, imitating none of the indexed artists); the p-value and the decision "
+        "are relative to them",
+    ),
+    "fact.null.index": (
+        "本索引中其他艺术家的 {n} 件作品，每件评分时都将其作者排除在索引之外",
+        "{n} indexed works by other artists, each scored with its own artist left out",
+    ),
+    "fact.flagged": (
+        "针对全部艺术家的检验（族误报率 {fpr}）",
+        "Test against every indexed artist (family-wise rate {fpr})",
+    ),
+    "fact.flagged.yes": ("已标记：最接近「{artist}」", "flagged: closest to {artist}"),
+    "fact.flagged.no": (
+        "未被标记为模仿任何已收录艺术家",
+        "not flagged as imitating any indexed artist",
+    ),
+    "fact.flagged.none": ("无法判定：{reason}", "undecided: {reason}"),
     "fact.percentile": ("与其他艺术家作品相比", "Compared with other artists' works"),
     "fact.percentile.value": (
         "{n} 件其他艺术家的已收录作品中，{pct} 的得分低于该图像",

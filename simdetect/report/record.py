@@ -18,6 +18,7 @@ import numpy as np
 from simdetect import __version__
 from simdetect.index.store import IndexSnapshot
 from simdetect.io.hashing import sha256_file
+from simdetect.io.names import fs_name
 from simdetect.provenance import read_provenance
 from simdetect.report.canonical import ALGORITHM, seal
 from simdetect.report.errors import ReportError
@@ -146,7 +147,7 @@ def distributions(scan: CaseScan, artist: str) -> dict[str, Any]:
 
 
 def _file_status(path: str, sha256: str) -> str:
-    p = Path(path)
+    p = Path(fs_name(path))
     if not p.is_file():
         return "missing"
     try:
@@ -237,6 +238,9 @@ def method_section(scan: CaseScan) -> dict[str, Any]:
             "description": params.scoring.describe(),
         },
         "target_fpr": params.target_fpr,
+        "reference": params.reference,
+        "family_fpr": params.family_fpr,
+        "contrastive": params.imitation.as_dict(),
         "top_k": params.top_k,
         "near_duplicate_bits": NEAR_DUPLICATE_BITS,
         "software": versions,

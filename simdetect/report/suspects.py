@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simdetect.backbones.base import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.index.build import expand_paths
 from simdetect.index.store import IndexSnapshot
 from simdetect.io.walk import SkipRecord
@@ -67,8 +68,19 @@ def scan_case(
     return CaseScan(scanner=scanner, rows=rows)
 
 
-def scan_params(top_k: int, target_fpr: float, k: int, hubness_k: int) -> ScanParams:
+def scan_params(
+    top_k: int,
+    target_fpr: float,
+    k: int,
+    hubness_k: int,
+    reference: str | None = None,
+    family_fpr: float = DEFAULT_FAMILY_FPR,
+) -> ScanParams:
     """The scan parameters a record names, rebuilt for a re-check."""
     return ScanParams(
-        top_k=top_k, target_fpr=target_fpr, scoring=ScoringParams(k=k, hubness_k=hubness_k)
+        top_k=top_k,
+        target_fpr=target_fpr,
+        scoring=ScoringParams(k=k, hubness_k=hubness_k),
+        reference=reference,
+        family_fpr=family_fpr,
     )

@@ -16,14 +16,16 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from simdetect import __version__
 from simdetect.backbones.base import BackboneError
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.index.build import backbone_for_index
 from simdetect.index.manifest import IndexCorrupt
 from simdetect.index.store import FingerprintMismatch, IndexNotFound, IndexSnapshot, open_index
 from simdetect.io.hashing import sha256_file
+from simdetect.io.names import fs_name
 from simdetect.provenance import read_provenance
 from simdetect.report.canonical import DIGEST_KEY, SECTIONS_KEY, record_digest, section_digests
 from simdetect.report.errors import ReportError
@@ -38,6 +40,7 @@ from simdetect.report.record import (
     method_section,
     near_duplicates,
 )
+from simdetect.report.renderings import check_renderings
 from simdetect.report.software import software_versions
 from simdetect.report.suspects import CaseScan, scan_params
 from simdetect.scan import open_scanner, scan_in_order
@@ -173,22 +176,23 @@ def check_files(record: dict[str, Any], out: Verification) -> dict[str, str]:
     """Re-hash every input; returns path → status for the files it could judge."""
     states: dict[str, str] = {}
     for i, item in enumerate(record.get("inputs", [])):
-        path = Path(str(item.get("path")))
+        recorded = str(item.get("path"))
+        path = Path(fs_name(recorded))  # names that are not UTF-8 are stored escaped
         role = str(item.get("role", "file")).replace("_", " ")
-        subject = f"inputs[{i}] {role} {path}"
+        subject = f"inputs[{i}] {role} {recorded}"
         if not path.is_file():
             out.add("file", subject, "missing", "not found at the recorded path")
-            states[str(path)] = "missing"
+            states[recorded] = "missing"
             continue
         try:
             actual = sha256_file(path)
         except OSError as exc:
             out.add("file", subject, "missing", f"cannot be read: {exc.strerror or exc}")
-            states[str(path)] = "missing"
+            states[recorded] = "missing"
             continue
         if actual == item.get("sha256"):
             out.add("file", subject, "ok", f"sha256 {actual}")
-            states[str(path)] = "ok"
+            states[recorded] = "ok"
         else:
             out.add(
                 "file",
@@ -196,7 +200,7 @@ def check_files(record: dict[str, Any], out: Verification) -> dict[str, str]:
                 "changed",
                 f"recorded sha256 {item.get('sha256')}, now {actual}: the file changed",
             )
-            states[str(path)] = "changed"
+            states[recorded] = "changed"
     return states
 
 
@@ -358,6 +362,8 @@ def check_scores(
         float(method["target_fpr"]),
         int(method["scoring"]["k"]),
         int(method["scoring"]["hubness_k"]),
+        method.get("reference"),
+        float(method.get("family_fpr", DEFAULT_FAMILY_FPR)),
     )
     suspects = record["suspects"]
     present = [
@@ -499,6 +505,8 @@ def verify_report(
     if record is None:
         return out
     check_integrity(record, out, expect_digest)
+    for area, subject, status, detail in check_renderings(path):
+        out.add(area, subject, cast(Status, status), detail)
     try:
         states = check_files(record, out)
         check_provenance(record, states, out)

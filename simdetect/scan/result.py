@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simdetect.io.image_record import ImageRecord
+from simdetect.scoring.contrastive import FamilyVerdict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -30,6 +31,8 @@ class ArtistScore:
     fpr_at_threshold: float | None
     n_works: int
     reason: str | None = None
+    contrastive: float | None = None
+    null: str | None = None  # "reference" or "index": which null p_value/decision used
 
 
 @dataclass
@@ -58,6 +61,10 @@ class ScanResult:
     note: str | None = None
     copy: dict[str, Any] | None = None  # the copy verdict (copies/SCHEMA.md), or None
     copy_check: dict[str, Any] | None = None  # what the copy check did; None on error rows
+    flagged: bool | None = None
+    flagged_artist: str | None = None
+    family_statistic: float | None = None
+    family_reason: str | None = None
 
     def to_json(self, context: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -75,6 +82,10 @@ class ScanResult:
             "note": self.note,
             "copy": self.copy,
             "copy_check": self.copy_check,
+            "flagged": self.flagged,
+            "flagged_artist": self.flagged_artist,
+            "family_statistic": _num(self.family_statistic),
+            "family_reason": self.family_reason,
         }
         row.update(context)
         return row
@@ -89,12 +100,16 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _num(x: float) -> float | None:
+def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
 def result_from_record(
-    rec: ImageRecord, ranking: list[ArtistScore], matches: list[Match], note: str | None
+    rec: ImageRecord,
+    ranking: list[ArtistScore],
+    matches: list[Match],
+    note: str | None,
+    family: FamilyVerdict | None = None,
 ) -> ScanResult:
     """The one place a scored image becomes a ScanResult (files, uploads, Ray batches)."""
     return ScanResult(
@@ -108,4 +123,8 @@ def result_from_record(
         size_bytes=rec.size_bytes,
         phash=rec.phash,
         note=note,
+        flagged=None if family is None else family.flagged,
+        flagged_artist=None if family is None else family.flagged_artist,
+        family_statistic=None if family is None else family.max_z,
+        family_reason=None if family is None else family.reason,
     )

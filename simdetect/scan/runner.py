@@ -21,6 +21,7 @@ from simdetect.backbones.base import Backbone
 from simdetect.embed import embed_files
 from simdetect.index.store import IndexSnapshot, open_index
 from simdetect.io.images import LoadLimits
+from simdetect.io.names import text_name
 from simdetect.io.walk import SkipRecord
 from simdetect.scan.calibrate import artist_table, calibration_for
 from simdetect.scan.result import ScanResult
@@ -53,9 +54,15 @@ def scan_paths(
     limits: LoadLimits | None = None,
     on_progress: Callable[[int], None] | None = None,
     embed: EmbedFn | None = None,
+    results: list[ScanResult] | None = None,
 ) -> list[ScanResult]:
-    """Results for paths already expanded: the skipped first, then the files scanned."""
-    results = [ScanResult(suspect=s.path, sha256=None, error=s.reason) for s in skipped]
+    """Results for paths already expanded: the skipped first, then the files scanned.
+
+    ``results``, when given, is filled as rows are made, so a caller still holds the
+    rows made before a failure.
+    """
+    results = [] if results is None else results
+    results.extend(ScanResult(suspect=s.path, sha256=None, error=s.reason) for s in skipped)
     results.extend(
         scanner.scan_files(
             files,
@@ -74,6 +81,7 @@ def scan_in_order(scanner: Scanner, files: Sequence[str], backbone: Backbone) ->
     """One result per file, in the order given (a file that produced none says so)."""
     results = {r.suspect: r for r in scanner.scan_files(list(files), backbone)}
     return [
-        results.get(f) or ScanResult(suspect=f, sha256=None, error="it was not scanned")
+        results.get(text_name(f))  # rows name files as text (simdetect.io.names)
+        or ScanResult(suspect=text_name(f), sha256=None, error="it was not scanned")
         for f in files
     ]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from simdetect.backbones.base import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.errors import UserError
 from simdetect.index.store import IndexSnapshot
@@ -27,6 +28,7 @@ from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import LoadLimits
 from simdetect.scan.calibrate import artist_table, load_or_compute
 from simdetect.scan.copies import CopyStep, ImageSource, file_loader
+from simdetect.scan.imitation import ImitationScoring
 from simdetect.scan.result import (
     SCHEMA_VERSION,
     ArtistScore,
@@ -37,7 +39,9 @@ from simdetect.scan.result import (
 )
 from simdetect.scoring import per_artist_topk
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR, Calibration, ScoringParams
+from simdetect.scoring.contrastive import FamilyVerdict
 from simdetect.scoring.hubness import csls, neighbourhood_radius
+from simdetect.scoring.imitation import ImitationParams
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,12 @@ class ScanParams:
     target_fpr: float = DEFAULT_TARGET_FPR
     scoring: ScoringParams = field(default_factory=ScoringParams)
     copies: bool = True  # also give the copy verdict (simdetect.copies)
+    reference: str | None = None  # a generator reference set stored with the index
+    family_fpr: float = DEFAULT_FAMILY_FPR
+    imitation: ImitationParams = field(default_factory=ImitationParams)
+
+
+Scored = tuple[list[ArtistScore], list[Match], FamilyVerdict | None]
 
 
 class Scanner:
@@ -75,6 +85,10 @@ class Scanner:
             raise UserError(
                 f"target false-positive rate must be in (0, 1), got {self.params.target_fpr}"
             )
+        if not 0 < self.params.family_fpr < 1:
+            raise UserError(
+                f"family-wise false-positive rate must be in (0, 1), got {self.params.family_fpr}"
+            )
         meta = snapshot.metadata
         self.table = artist_table(snapshot)
         self.calibration = calibration or load_or_compute(snapshot, self.table, self.params.scoring)
@@ -85,6 +99,23 @@ class Scanner:
         self._is_bg = (meta["role"] == "background").to_numpy()
         self._radii: Any = None  # approximate indexes: work radii computed on first use
         self.copies = CopyStep(snapshot, self.params.target_fpr) if self.params.copies else None
+        # The contrastive score needs every indexed vector (projection, index null); an
+        # approximately served index keeps the CSLS ranking and says so in `null`.
+        self.imitation: ImitationScoring | None = None
+        if self.calibration.calibrated and not snapshot.approximate:
+            self.imitation = ImitationScoring.open(
+                snapshot,
+                self.table,
+                self.params.imitation,
+                self.params.reference,
+                self.params.family_fpr,
+                reproducible=reproducible,
+            )
+        elif self.params.reference:
+            raise UserError(
+                "a generator reference needs an index with at least two artists (or a "
+                "background set) that is searched exactly"
+            )
 
     def context(self) -> dict[str, Any]:
         """Fields added to every output row so a row can be traced to its method and index."""
@@ -114,6 +145,18 @@ class Scanner:
                 "computed_at": cal.computed_at,
                 "target_fpr": self.params.target_fpr,
             },
+            **(
+                self.imitation.context()
+                if self.imitation is not None
+                else {
+                    "reference": None,
+                    "null": None,
+                    "contrastive_method": None,
+                    "imitation_state": None,
+                    "family_fpr": self.params.family_fpr,
+                    "family_threshold": None,
+                }
+            ),
         }
 
     def _full_similarities(self, vectors: np.ndarray) -> np.ndarray:
@@ -127,11 +170,10 @@ class Scanner:
             full[row, lab[ok]] = s[ok]
         return full
 
-    def score_vectors(
-        self, vectors: np.ndarray, phashes: list[str] | None = None
-    ) -> list[tuple[list[ArtistScore], list[Match]]]:
+    def score_vectors(self, vectors: np.ndarray, phashes: list[str] | None = None) -> list[Scored]:
+        """(ranking, matches, family verdict) per vector; family is None when not scored."""
         if self.snapshot.count == 0 or len(vectors) == 0:
-            return [([], []) for _ in range(len(vectors))]
+            return [([], [], None) for _ in range(len(vectors))]
         if self.snapshot.approximate:
             return self._score_sparse(vectors, phashes)
         p = self.params.scoring
@@ -142,14 +184,27 @@ class Scanner:
         )
         relative = per_artist_topk(corrected, self.table, p.k)
         hashes: list[str | None] = list(phashes) if phashes is not None else [None] * len(vectors)
+        im = self.imitation
+        if im is None:
+            return [
+                (
+                    self._ranking(similarity[i], relative[i]),
+                    self._matches(sims[i], hashes[i]),
+                    None,
+                )
+                for i in range(len(vectors))
+            ]
+        contrastive = im.scores(vectors)
         return [
-            (self._ranking(similarity[i], relative[i]), self._matches(sims[i], hashes[i]))
+            (
+                self._ranking(similarity[i], relative[i], contrastive[i]),
+                self._matches(sims[i], hashes[i]),
+                im.family(contrastive[i]),
+            )
             for i in range(len(vectors))
         ]
 
-    def _score_sparse(
-        self, vectors: np.ndarray, phashes: list[str] | None
-    ) -> list[tuple[list[ArtistScore], list[Match]]]:
+    def _score_sparse(self, vectors: np.ndarray, phashes: list[str] | None) -> list[Scored]:
         """Large indexes: artists scored from the nearest works only (see scoring.sparse)."""
         from simdetect.scoring.sparse import RadiusCache, sparse_scores
 
@@ -158,10 +213,10 @@ class Scanner:
             self._radii = RadiusCache(self.snapshot, p.hubness_k, self.calibration.work_radius)
         sc = sparse_scores(self.snapshot, self.table, vectors, self._radii, p.k, p.hubness_k)
         hashes: list[str | None] = list(phashes) if phashes is not None else [None] * len(vectors)
-        out = []
+        out: list[Scored] = []
         for i in range(len(vectors)):
             matches = self._matches_from(sc.labels[i], sc.sims[i], hashes[i])
-            out.append((self._ranking(sc.similarity[i], sc.relative[i]), matches))
+            out.append((self._ranking(sc.similarity[i], sc.relative[i]), matches, None))
         return out
 
     def _matches_from(
@@ -183,7 +238,14 @@ class Scanner:
             for i in [int(labels[j])]
         ]
 
-    def _ranking(self, similarity: np.ndarray, relative: np.ndarray) -> list[ArtistScore]:
+    def _ranking(
+        self,
+        similarity: np.ndarray,
+        relative: np.ndarray,
+        contrastive: np.ndarray | None = None,
+    ) -> list[ArtistScore]:
+        if contrastive is not None and self.imitation is not None:
+            return self._contrastive_ranking(similarity, relative, contrastive)
         ranking = []
         for a, name in enumerate(self.table.names):
             if self.table.background[a] or np.isnan(similarity[a]):
@@ -213,6 +275,43 @@ class Scanner:
             )
         ranking.sort(
             key=lambda r: (-(r.relative if r.relative is not None else -math.inf), -r.similarity)
+        )
+        return ranking
+
+    def _contrastive_ranking(
+        self, similarity: np.ndarray, relative: np.ndarray, contrastive: np.ndarray
+    ) -> list[ArtistScore]:
+        """Ranked and decided by the contrastive score against the scan's null."""
+        assert self.imitation is not None
+        judge = self.imitation.judge
+        ranking = []
+        for a, name in enumerate(self.table.names):
+            if self.table.background[a] or np.isnan(similarity[a]):
+                continue
+            j = judge.judge(contrastive, a, self.params.target_fpr)
+            ranking.append(
+                ArtistScore(
+                    artist=name,
+                    score=j.contrastive,
+                    similarity=float(similarity[a]),
+                    relative=_num(relative[a]),
+                    percentile=j.percentile,
+                    p_value=j.p_value,
+                    n_impostors=len(judge.null.artists[a].scores),
+                    genuine_percentile=j.genuine_percentile,
+                    n_genuine=len(judge.genuine[a]) if a < len(judge.genuine) else 0,
+                    decision=j.decision,
+                    threshold=j.threshold,
+                    target_fpr=self.params.target_fpr,
+                    fpr_at_threshold=j.fpr_at_threshold,
+                    n_works=int(self.table.counts[a]),
+                    reason=j.reason,
+                    contrastive=j.contrastive,
+                    null=judge.null.kind,
+                )
+            )
+        ranking.sort(
+            key=lambda r: (-(r.score if r.score is not None else -math.inf), -r.similarity)
         )
         return ranking
 
@@ -259,8 +358,8 @@ class Scanner:
         scored = self.score_vectors(vectors, [r.phash for r in records])
         note = note if note is not None else self.calibration.reason
         results = []
-        for i, (rec, (ranking, matches)) in enumerate(zip(records, scored, strict=True)):
-            result = result_from_record(rec, ranking, matches, note)
+        for i, (rec, (ranking, matches, family)) in enumerate(zip(records, scored, strict=True)):
+            result = result_from_record(rec, ranking, matches, note, family)
             result.copy, result.copy_check = self.copy_verdict(
                 rec, vectors[i], images[i] if images is not None else None
             )

@@ -145,13 +145,10 @@ def create_app(engine: ServeEngine, keys: ApiKeys, *, public_docs: bool = False)
 
     @app.get("/healthz", summary="Liveness and readiness (no API key needed)")
     async def healthz() -> JSONResponse:
+        # Open to anyone, so it says nothing but liveness: version, generation and work
+        # count are in /v1/index, behind a key.
         ready = engine.accepting
-        body = {
-            "status": "ok" if ready else "unavailable",
-            "version": __version__,
-            "generation": engine.snapshot.manifest.generation,
-            "works": engine.snapshot.count,
-        }
+        body = {"status": "ok" if ready else "unavailable"}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/v1/index", summary="The index being served", responses={401: ERRORS[401]})
@@ -168,8 +165,16 @@ def create_app(engine: ServeEngine, keys: ApiKeys, *, public_docs: bool = False)
         responses=ERRORS,
     )
     async def scan(
+        request: Request,
         file: Annotated[UploadFile, File(description="The suspect image.")],
     ) -> JSONResponse:
+        parts = (await request.form()).getlist("file")  # parsed once; this reads the cache
+        if len(parts) != 1:
+            raise HTTPException(
+                422,
+                f"send exactly one `file` part ({len(parts)} were sent); "
+                "for several images use one request each, or /v1/report",
+            )
         data = await file.read()
         row = await engine.scan(data, file.filename)
         return JSONResponse(row)

@@ -26,10 +26,11 @@ from typing import Any
 import torch
 
 from simdetect.backbones.base import Backbone
-from simdetect.defaults import DEFAULT_MAX_BATCH
+from simdetect.defaults import DEFAULT_FAMILY_FPR, DEFAULT_MAX_BATCH
 from simdetect.errors import UserError
 from simdetect.index.store import IndexSnapshot, read_current
-from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
+from simdetect.io.budget import DEFAULT_DECODE_MEMORY_MB, BudgetTimeout, MemoryBudget
+from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits, estimate_decode_bytes
 from simdetect.report.case import JSON_NAME
 from simdetect.report.record import CaseInfo
 from simdetect.scan import ScanParams, open_scanner
@@ -65,6 +66,9 @@ class ServeConfig:
     target_fpr: float = DEFAULT_TARGET_FPR
     top_k: int = 5
     decode_workers: int = 2
+    reference: str | None = None  # generator reference set stored with the index
+    family_fpr: float = DEFAULT_FAMILY_FPR
+    decode_memory_mb: float = DEFAULT_DECODE_MEMORY_MB
 
     def __post_init__(self) -> None:
         checks = (
@@ -80,7 +84,13 @@ class ServeConfig:
                 0 < self.target_fpr < 1,
             ),
             ("top_k", "{} must be at least 1", self.top_k >= 1),
+            (
+                "family_fpr",
+                "{} must be between 0 and 1 (for example 0.05)",
+                0 < self.family_fpr < 1,
+            ),
             ("decode_workers", "{} must be at least 1", self.decode_workers >= 1),
+            ("decode_memory_mb", "{} must be positive", self.decode_memory_mb > 0),
         )
         for setting, message, ok in checks:
             if not ok:
@@ -150,7 +160,12 @@ class ServeEngine:
         self.config = config
         self.snapshot = snapshot
         self.backbone = backbone
-        self.params = ScanParams(top_k=config.top_k, target_fpr=config.target_fpr)
+        self.params = ScanParams(
+            top_k=config.top_k,
+            target_fpr=config.target_fpr,
+            reference=config.reference,
+            family_fpr=config.family_fpr,
+        )
         self.scanner = open_scanner(snapshot, self.params, reproducible=True)
         self.context = self.scanner.context()
         if self.scanner.copies is not None:
@@ -158,6 +173,7 @@ class ServeEngine:
             # time; done before the server says it is ready, never inside a request.
             self.scanner.copies.warm()
         self.limits = LoadLimits(max_pixels=config.max_pixels)
+        self.budget = MemoryBudget(int(config.decode_memory_mb * 1024 * 1024))
         self.uploads = UploadStore(config.evidence_dir / "uploads")
         self.reports_dir = config.evidence_dir / "reports"
         self.inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -211,13 +227,23 @@ class ServeEngine:
             self.outcomes.update(scan_outcomes(row))
         return rows
 
+    def _prepare(self, data: bytes, name: str) -> PreparedUpload:
+        """Decode under the shared memory budget (decode thread); the estimate reads the
+        header only, and everything the decode allocates is freed before the budget is."""
+        cost = estimate_decode_bytes(data, name, self.limits, self.backbone.decode_min_side)
+        try:
+            with self.budget.hold(cost, timeout=self.config.request_timeout_s):
+                return prepare_upload(data, name, self.backbone, self.limits)
+        except BudgetTimeout as exc:
+            raise Unavailable(f"{exc}; retry later") from None
+
     async def scan(self, data: bytes, filename: str | None) -> dict[str, Any]:
         """One upload's scan row; ImageLoadError for a bad image, Overloaded, Unavailable."""
         self._require_accepting()
         loop = asyncio.get_running_loop()
         with self.admission:
             prepared = await loop.run_in_executor(
-                self.decode, prepare_upload, data, client_name(filename), self.backbone, self.limits
+                self.decode, self._prepare, data, client_name(filename)
             )
             return await self.batcher.submit(prepared, self.config.request_timeout_s)
 
@@ -236,9 +262,7 @@ class ServeEngine:
             checked = []
             for data, filename in files:
                 name = client_name(filename)
-                prepared = await loop.run_in_executor(
-                    self.decode, prepare_upload, data, name, self.backbone, self.limits
-                )
+                prepared = await loop.run_in_executor(self.decode, self._prepare, data, name)
                 checked.append((data, filename, name, prepared.record))
             uploads = []
             for data, filename, name, record in checked:
@@ -328,4 +352,10 @@ class ServeEngine:
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
             "scans": {k: self.outcomes.get(k, 0) for k in OUTCOMES},
             "batching": {"enabled": c.batching, **self.batcher.stats.to_dict()},
+            "decode_memory": {
+                "budget_bytes": self.budget.capacity,
+                "in_use_bytes": self.budget.in_use,
+                "peak_bytes": self.budget.peak,
+                "waits": self.budget.waits,
+            },
         }

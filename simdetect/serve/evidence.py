@@ -23,6 +23,7 @@ from simdetect.io.image_record import ImageRecord
 from simdetect.report.case import HTML_NAME, JSON_NAME, record_json
 from simdetect.report.html import render_html
 from simdetect.report.record import CaseInfo, build_record, utc_timestamp
+from simdetect.report.renderings import seal_renderings
 from simdetect.report.suspects import CaseScan, scan_case
 from simdetect.scan import ScanParams
 
@@ -96,5 +97,6 @@ def write_case_report(
     atomic_write_text(json_path, record_json(record))
     html_path = out_dir / HTML_NAME
     atomic_write_text(html_path, render_html(record, json_path))
+    seal_renderings(out_dir, [html_path])
     log.info("report %s written to %s (digest %s)", report_id, out_dir, record["digest"])
     return CaseReport(report_id=report_id, record=record, json_path=json_path, html_path=html_path)

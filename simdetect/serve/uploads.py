@@ -24,11 +24,16 @@ from simdetect.io.atomic import atomic_write_bytes
 from simdetect.io.hashing import phash, sha256_bytes, sha256_file
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image_bytes
+from simdetect.io.names import truncate_utf8
 
 COPY_MIN_SIDE = MAX_SIDE // 2
 
 DEFAULT_UPLOAD_NAME = "upload"
 MAX_NAME_CHARS = 120
+# File systems count a name's bytes (255 at most), not its characters: 84 CJK characters
+# are 252 bytes, and the atomic writer's temporary name adds about 40 more.
+MAX_STORED_NAME_BYTES = 180
+_MAX_SUFFIX_BYTES = 16
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -92,7 +97,14 @@ def storage_name(filename: str | None) -> str:
     name = _UNSAFE.sub("_", client_name(filename)).strip()
     if name in ("", ".", ".."):
         name = DEFAULT_UPLOAD_NAME
-    return name[:MAX_NAME_CHARS]
+    name = name[:MAX_NAME_CHARS]
+    if len(name.encode("utf-8")) <= MAX_STORED_NAME_BYTES:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem and len(suffix.encode("utf-8")) < _MAX_SUFFIX_BYTES:
+        keep = MAX_STORED_NAME_BYTES - len(suffix.encode("utf-8")) - 1
+        return truncate_utf8(stem, keep).rstrip() + "." + suffix
+    return truncate_utf8(name, MAX_STORED_NAME_BYTES).rstrip() or DEFAULT_UPLOAD_NAME
 
 
 class UploadStore:

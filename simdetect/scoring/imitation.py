@@ -1,0 +1,341 @@
+"""The imitation score: contrastive, in a learned space, aligned to the suspect's generator.
+
+Pipeline for one suspect vector q (pure: vectors, labels and parameters in, numbers out):
+
+1. centre: q − c, where c is the generator reference's mean (`alignment`), or the index
+   mean when no reference is given; indexed works are centred on the index mean;
+2. project with the discriminant learned from the index's works (`discriminant`) and
+   L2-normalise;
+3. per artist, the mean cosine of its k most similar works in that space (`aggregate`);
+4. contrastive score: that value minus the best other artist's or background's
+   (`contrastive.contrastive_margin`).
+
+The same pipeline scores the nulls: reference outputs centred on the reference mean
+without themselves, or indexed works with their own artist left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from simdetect.scoring.aggregate import DEFAULT_K, ArtistTable, per_artist_topk
+from simdetect.scoring.alignment import leave_one_out_means
+from simdetect.scoring.contrastive import FamilyVerdict, Null, contrastive_margin, family_verdict
+from simdetect.scoring.discriminant import (
+    Discriminant,
+    DiscriminantParams,
+    fit_discriminant,
+    identity,
+)
+
+ROW_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class ImitationParams:
+    """Knobs of the imitation score; recorded with every row that uses it."""
+
+    k: int = DEFAULT_K
+    # Defaults chosen on sd15-styles (two reference splits) and best-artworks-128; see
+    # BENCHMARKS.md "AI imitations" for the grid that was measured.
+    shrinkage: float | None = 0.5  # None: no learned projection
+    dim: int | None = None
+    statistic: str = "margin"  # "margin" (contrastive) or "similarity" (top-k mean only)
+    centroid_weight: float = 0.8  # weight of the cosine to the artist's mean direction
+
+    def __post_init__(self) -> None:
+        if self.statistic not in ("margin", "similarity"):
+            raise ValueError(f"statistic must be 'margin' or 'similarity', got {self.statistic!r}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+
+    def discriminant(self) -> DiscriminantParams | None:
+        if self.shrinkage is None:
+            return None
+        return DiscriminantParams(shrinkage=self.shrinkage, dim=self.dim)
+
+    def describe(self) -> str:
+        d = self.discriminant()
+        space = d.describe() if d is not None else "centred cosine (no learned projection)"
+        w = self.centroid_weight
+        per = (
+            f"{w:g} x cosine to the artist's mean direction + {1 - w:g} x mean cosine of its "
+            f"{self.k} most similar works"
+            if w
+            else f"mean cosine of the artist's {self.k} most similar works"
+        )
+        return (
+            f"contrastive = ({per}) minus the same for the best other artist or background "
+            f"set, in a space of {space}; suspects centred on their generator reference's "
+            "mean when one is given, otherwise on the index mean"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class ImitationScorer:
+    """Holds the projected index so each suspect costs one matrix product."""
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        table: ArtistTable,
+        params: ImitationParams | None = None,
+        discriminant: Discriminant | None = None,
+    ) -> None:
+        self.params = params or ImitationParams()
+        self.table = table
+        x = np.asarray(vectors, dtype=np.float64)
+        if discriminant is None:
+            dp = self.params.discriminant()
+            if dp is None or len(x) == 0:
+                discriminant = identity(x.shape[1], x.mean(axis=0) if len(x) else None)
+            else:
+                discriminant = fit_discriminant(x, table.codes, dp)
+        self.discriminant = discriminant
+        self.library = discriminant.transform(x) if len(x) else x
+        cents = np.zeros((table.n_artists, self.library.shape[1]))
+        for a, rows in enumerate(table.members):
+            if len(rows):
+                c = self.library[rows].mean(axis=0)
+                cents[a] = c / max(float(np.linalg.norm(c)), 1e-12)
+        self.centroids = cents
+
+    def per_artist(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+        """(m, d) suspects → (m, A) top-k mean cosine per artist in the learned space."""
+        q = self.discriminant.transform(vectors, centres)
+        out = np.empty((len(q), self.table.n_artists))
+        for start in range(0, len(q), ROW_CHUNK):
+            rows = slice(start, start + ROW_CHUNK)
+            out[rows] = per_artist_topk(q[rows] @ self.library.T, self.table, self.params.k)
+        w = self.params.centroid_weight
+        if w:
+            out = (1.0 - w) * out + w * (q @ self.centroids.T)
+        return out
+
+    def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+        """(m, d) suspects → (m, A) contrastive scores (background columns included)."""
+        return self._statistic(self.per_artist(vectors, centres))
+
+    def _statistic(self, per_artist: np.ndarray) -> np.ndarray:
+        if self.params.statistic == "similarity":
+            return per_artist
+        return contrastive_margin(per_artist)
+
+    def reference_null(self, name: str, reference: np.ndarray) -> Null:
+        """The generator's outputs, each centred on the reference mean without itself."""
+        ref = np.asarray(reference, dtype=np.float64)
+        centres = leave_one_out_means(ref)
+        s = self.scores(ref, centres)
+        s[:, self.table.background] = np.nan
+        return Null.from_matrix("reference", name, s)
+
+    def index_null(self) -> Null:
+        """Indexed works scored with their own artist (and themselves) left out."""
+        return Null.from_matrix("index", None, self.index_null_matrix())
+
+    def index_null_matrix(self) -> np.ndarray:
+        """(N, A): each indexed work against every other artist, its own artist left out."""
+        n, a = len(self.library), self.table.n_artists
+        s = np.full((n, a), np.nan)
+        codes = self.table.codes
+        for start in range(0, n, ROW_CHUNK):
+            rows = np.arange(start, min(n, start + ROW_CHUNK))
+            sims = self.library[rows] @ self.library.T
+            own = codes[rows][:, None] == codes[None, :]
+            sims[own] = -np.inf
+            per = per_artist_topk(sims, self.table, self.params.k)
+            w = self.params.centroid_weight
+            if w:
+                per = (1.0 - w) * per + w * (self.library[rows] @ self.centroids.T)
+            per[np.arange(len(rows)), codes[rows]] = np.nan
+            s[rows] = self._statistic(per)
+        s[:, self.table.background] = np.nan
+        return s
+
+    def genuine_scores(self) -> np.ndarray:
+        """(N,): each indexed work against its own artist, only itself left out."""
+        n = len(self.library)
+        out = np.full(n, np.nan)
+        codes = self.table.codes
+        for start in range(0, n, ROW_CHUNK):
+            rows = np.arange(start, min(n, start + ROW_CHUNK))
+            sims = self.library[rows] @ self.library.T
+            sims[np.arange(len(rows)), rows] = -np.inf
+            per = per_artist_topk(sims, self.table, self.params.k)
+            w = self.params.centroid_weight
+            if w:
+                per = (1.0 - w) * per + w * (self.library[rows] @ self.centroids.T)
+            out[rows] = self._statistic(per)[np.arange(len(rows)), codes[rows]]
+        return out
+
+
+IMITATION_STATE_VERSION = 1
+
+
+@dataclass
+class ImitationState:
+    """What the imitation score stores beside an index state: projection and index null.
+
+    Both depend on every indexed vector, so they are keyed by the snapshot digest and
+    recomputed whenever the index changes, like the calibration. `digest()` enters the
+    rows' record of the method, so a changed projection is visible in every result.
+    """
+
+    snapshot_digest: str
+    params: ImitationParams
+    discriminant: Discriminant
+    index_null_scores: np.ndarray  # (N, A), NaN where a work may not count
+    genuine_scores: np.ndarray  # (N,), each work against its own artist
+    version: int = IMITATION_STATE_VERSION
+
+    def digest(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256(self.discriminant.digest().encode())
+        h.update(repr(sorted(self.params.as_dict().items())).encode())
+        h.update(self.snapshot_digest.encode())
+        return h.hexdigest()
+
+    def to_bytes(self) -> bytes:
+        import io
+        import json
+
+        d = self.discriminant
+        meta = {
+            "version": self.version,
+            "snapshot_digest": self.snapshot_digest,
+            "params": self.params.as_dict(),
+            "discriminant_params": asdict(d.params),
+            "n_works": d.n_works,
+            "n_artists": d.n_artists,
+        }
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            meta=np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8),
+            mean=d.mean.astype(np.float64),
+            projection=d.projection.astype(np.float64),
+            index_null=self.index_null_scores.astype(np.float64),
+            genuine=self.genuine_scores.astype(np.float64),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ImitationState:
+        import io
+        import json
+
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            disc = Discriminant(
+                params=DiscriminantParams(**meta["discriminant_params"]),
+                mean=data["mean"].astype(np.float64),
+                projection=data["projection"].astype(np.float64),
+                n_works=int(meta["n_works"]),
+                n_artists=int(meta["n_artists"]),
+            )
+            return cls(
+                snapshot_digest=str(meta["snapshot_digest"]),
+                params=ImitationParams(**meta["params"]),
+                discriminant=disc,
+                index_null_scores=data["index_null"].astype(np.float64),
+                genuine_scores=data["genuine"].astype(np.float64),
+                version=int(meta["version"]),
+            )
+
+
+def compute_state(
+    snapshot_digest: str, vectors: np.ndarray, table: ArtistTable, params: ImitationParams
+) -> tuple[ImitationState, ImitationScorer]:
+    scorer = ImitationScorer(vectors, table, params)
+    null = scorer.index_null_matrix()
+    genuine = scorer.genuine_scores()
+    state = ImitationState(snapshot_digest, params, scorer.discriminant, null, genuine)
+    return state, scorer
+
+
+@dataclass
+class ArtistJudgement:
+    """One artist's contrastive reading for one suspect (fields mirror the scan row)."""
+
+    contrastive: float | None
+    p_value: float | None
+    percentile: float | None
+    genuine_percentile: float | None
+    decision: bool | None
+    threshold: float | None
+    fpr_at_threshold: float | None
+    reason: str | None = None
+
+
+class ImitationJudge:
+    """Scores suspects contrastively and reads the scores against one null.
+
+    `centre` is the generator reference's mean when the suspects come with a reference
+    (None: the index mean); `null` is that reference's outputs or, without one, the
+    index's works with their own artist left out.
+    """
+
+    def __init__(
+        self,
+        scorer: ImitationScorer,
+        null: Null,
+        genuine: list[np.ndarray],
+        centre: np.ndarray | None = None,
+    ) -> None:
+        self.scorer = scorer
+        self.null = null
+        self.genuine = [np.sort(g[np.isfinite(g)]) for g in genuine]
+        self.centre = centre
+
+    def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+        s = self.scorer.scores(vectors, self.centre if centres is None else centres)
+        s[:, self.scorer.table.background] = np.nan
+        return s
+
+    def judge(self, scores: np.ndarray, artist: int, target_fpr: float) -> ArtistJudgement:
+        value = float(scores[artist])
+        if not np.isfinite(value):
+            return ArtistJudgement(None, None, None, None, None, None, None, "not scored")
+        null = self.null.artists[artist]
+        n = len(null.scores)
+        gen = self.genuine[artist] if artist < len(self.genuine) else np.zeros(0)
+        genuine_pct = (
+            100.0 * float(np.searchsorted(gen, value, side="left")) / len(gen) if len(gen) else None
+        )
+        if n == 0:
+            return ArtistJudgement(
+                value, None, None, genuine_pct, None, None, None, "the null holds no images"
+            )
+        below = int(np.searchsorted(null.scores, value, side="left"))
+        p = null.p_value(value)
+        t = null.threshold(target_fpr)
+        if t is None:
+            return ArtistJudgement(
+                value,
+                p,
+                100.0 * below / n,
+                genuine_pct,
+                None,
+                None,
+                None,
+                f"the null holds {n} images, too few to decide at a {target_fpr:.2%} "
+                f"false-positive rate (at least {math.ceil(1 / target_fpr) - 1} are needed)",
+            )
+        # Deciding for an artist the image is not closest to would answer another question
+        # than "closer to this artist than to the others": the threshold is never below 0.
+        t = max(t, 0.0)
+        fpr = float(np.count_nonzero(null.scores > t)) / n
+        return ArtistJudgement(value, p, 100.0 * below / n, genuine_pct, value > t, t, fpr)
+
+    def family(self, scores: np.ndarray, family_fpr: float) -> FamilyVerdict:
+        return family_verdict(scores, self.scorer.table.names, self.null, family_fpr)
+
+
+def genuine_by_artist(state: ImitationState, table: ArtistTable) -> list[np.ndarray]:
+    return [state.genuine_scores[rows] for rows in table.members]
