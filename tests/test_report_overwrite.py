@@ -24,7 +24,7 @@ def test_report_refuses_a_used_folder_and_replaces_it_whole_when_asked(
     out = tmp_path / "case"
     first = make_report([suspect], built_index, CaseInfo(artist=ARTIST, case_id="A"), out,
                         formats=("json", "html"), backbone=backbone)  # fmt: skip
-    assert sorted(p.name for p in out.iterdir()) == ["evidence.json", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["evidence.json", "renderings.sha256", "report.html"]
     with pytest.raises(ReportError, match="not empty"):
         make_report([suspect], built_index, CaseInfo(artist=ARTIST, case_id="B"), out,
                     formats=("json",), backbone=backbone)  # fmt: skip
@@ -36,7 +36,7 @@ def test_report_refuses_a_used_folder_and_replaces_it_whole_when_asked(
     second = make_report([suspect], built_index, CaseInfo(artist=ARTIST, case_id="B"), out,
                          formats=("json", "html"), backbone=backbone, overwrite=True)  # fmt: skip
     # Everything in the folder is from the second run: no stale PDF beside a new record.
-    assert sorted(p.name for p in out.iterdir()) == ["evidence.json", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["evidence.json", "renderings.sha256", "report.html"]
     assert json.loads((out / "evidence.json").read_text())["digest"] == second.digest
     assert second.digest in (out / "report.html").read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case"]  # no staging left behind
