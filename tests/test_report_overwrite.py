@@ -15,6 +15,7 @@ from simdetect.report.record import CaseInfo
 
 SUSPECT = "suspect_02.jpg"
 ARTIST = "pip_dots"
+EXPECTED_FILES = ["evidence.json", "renderings.sha256", "report.html"]
 
 
 def test_report_refuses_a_used_folder_and_replaces_it_whole_when_asked(
@@ -24,7 +25,7 @@ def test_report_refuses_a_used_folder_and_replaces_it_whole_when_asked(
     out = tmp_path / "case"
     first = make_report([suspect], built_index, CaseInfo(artist=ARTIST, case_id="A"), out,
                         formats=("json", "html"), backbone=backbone)  # fmt: skip
-    assert sorted(p.name for p in out.iterdir()) == ["evidence.json", "renderings.sha256", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == EXPECTED_FILES
     with pytest.raises(ReportError, match="not empty"):
         make_report([suspect], built_index, CaseInfo(artist=ARTIST, case_id="B"), out,
                     formats=("json",), backbone=backbone)  # fmt: skip
@@ -36,7 +37,7 @@ def test_report_refuses_a_used_folder_and_replaces_it_whole_when_asked(
     second = make_report([suspect], built_index, CaseInfo(artist=ARTIST, case_id="B"), out,
                          formats=("json", "html"), backbone=backbone, overwrite=True)  # fmt: skip
     # Everything in the folder is from the second run: no stale PDF beside a new record.
-    assert sorted(p.name for p in out.iterdir()) == ["evidence.json", "renderings.sha256", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == EXPECTED_FILES
     assert json.loads((out / "evidence.json").read_text())["digest"] == second.digest
     assert second.digest in (out / "report.html").read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case"]  # no staging left behind
