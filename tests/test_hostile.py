@@ -177,7 +177,9 @@ def test_scan_cli_reports_a_fifo_and_dev_zero(built_index: Path, tmp_path: Path)
     result = _bounded(
         lambda: invoke("scan", fifo, "/dev/zero", "--index", built_index, "--out", out)
     )
-    assert result.exit_code == 0, result.output
+    # Nothing could be read, so the scan fails (exit 1), yet every refusal is written.
+    assert result.exit_code == 1, result.output
+    assert "no suspect could be read" in result.output
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["error"] for r in rows] == [
         "cannot read file: a FIFO (named pipe), not a regular file",
