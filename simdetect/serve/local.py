@@ -13,11 +13,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from simdetect.serve.auth import ENV_VAR
 from simdetect.serve.client import ServeClient
 
 HOST = "127.0.0.1"
+_Server = TypeVar("_Server", bound="LocalServer")
 
 
 class ServerStartError(RuntimeError):
@@ -35,7 +37,12 @@ class LocalServer:
 
     The key goes through the environment (never the command line, where `ps` shows it).
     `api_key=None` with `--insecure-no-auth` in `args` runs without keys.
+    Subclasses run another command of the same process model (the workbench) by changing
+    `command`, `ready_path` and `command_args()`.
     """
+
+    command = "serve"
+    ready_path = "/healthz"
 
     def __init__(
         self,
@@ -53,8 +60,12 @@ class LocalServer:
         self.extra_env = env or {}
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
-        self._log_dir = tempfile.TemporaryDirectory(prefix="simdetect-serve-")
+        self._log_dir = tempfile.TemporaryDirectory(prefix=f"simdetect-{self.command}-")
         self.log_path = Path(self._log_dir.name) / "server.log"
+
+    def command_args(self) -> list[str]:
+        """Arguments between the command and `--host`; the index by default."""
+        return ["--index", str(self.index)]
 
     def client(self, timeout: float = 120.0) -> ServeClient:
         return ServeClient(HOST, self.port, self.api_key, timeout)
@@ -65,7 +76,7 @@ class LocalServer:
         except OSError:
             return ""
 
-    def start(self, wait: bool = True) -> LocalServer:
+    def start(self: _Server, wait: bool = True) -> _Server:
         """Launch the child; with `wait=False`, call `wait_ready()` before using it (lets
         several servers start side by side)."""
         self.port = free_port()
@@ -77,9 +88,8 @@ class LocalServer:
             sys.executable,
             "-m",
             "simdetect",
-            "serve",
-            "--index",
-            str(self.index),
+            self.command,
+            *self.command_args(),
             "--host",
             HOST,
             "--port",
@@ -99,11 +109,11 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerStartError(
-                    f"simdetect serve exited with code {self.process.returncode}:\n"
+                    f"simdetect {self.command} exited with code {self.process.returncode}:\n"
                     + self.log_tail()
                 )
             try:
-                if client.request("GET", "/healthz", auth=False).status == 200:
+                if client.request("GET", self.ready_path, auth=False).status == 200:
                     client.close()
                     return
             except OSError:
@@ -111,7 +121,8 @@ class LocalServer:
             time.sleep(0.2)
         self.stop()
         raise ServerStartError(
-            f"simdetect serve not ready within {self.startup_timeout:g} s:\n" + self.log_tail()
+            f"simdetect {self.command} not ready within {self.startup_timeout:g} s:\n"
+            + self.log_tail()
         )
 
     def stop(self, timeout: float = 20.0) -> int | None:
@@ -128,8 +139,9 @@ class LocalServer:
                 proc.wait()
         return proc.returncode
 
-    def __enter__(self) -> LocalServer:
-        return self.start()
+    def __enter__(self: _Server) -> _Server:
+        self.start()
+        return self
 
     def __exit__(
         self,
