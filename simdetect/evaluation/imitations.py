@@ -27,7 +27,7 @@ import pandas as pd
 
 from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.scoring.aggregate import ArtistTable
-from simdetect.scoring.contrastive import Null, order_statistic_threshold
+from simdetect.scoring.contrastive import Null
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
 
@@ -67,14 +67,9 @@ def _held_out_rates(
     scores_out: np.ndarray, null: Null, target_fpr: float, family_fpr: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per held-out row: per-pair decisions (m, A), any-pair decided (m,), family flag (m,)."""
-    thr = np.array([a.threshold(target_fpr) for a in null.artists], dtype=object)
-    t = np.array([np.inf if v is None else max(v, 0.0) for v in thr], dtype=np.float64)
-    decided = scores_out > t[None, :]
-    fam_t = null.family_threshold(family_fpr)
-    z = null.z_scores(scores_out)
-    zmax = np.where(np.isfinite(z), z, -np.inf).max(axis=1)
-    flagged = zmax > (np.inf if fam_t is None else fam_t)
-    return decided, np.asarray(decided.any(axis=1)), np.asarray(flagged)
+    decided = scores_out > null.decision_thresholds(target_fpr)[None, :]
+    flagged, _ = null.family_flags(scores_out, family_fpr)
+    return decided, np.asarray(decided.any(axis=1)), flagged
 
 
 def evaluate_imitations(
@@ -102,15 +97,9 @@ def evaluate_imitations(
     s_imi = scorer.scores(suspects, ref.mean(axis=0))
     s_imi[:, table.background] = np.nan
     ranks = _ranks(s_imi, y, usable)
-    p_thr = np.array(
-        [np.inf if (t := a.threshold(target_fpr)) is None else max(t, 0.0) for a in null.artists]
-    )
-    decided_true = s_imi[np.arange(len(y)), y] > p_thr[y]
-    fam_t = null.family_threshold(family_fpr)
-    z = null.z_scores(s_imi)
-    zz = np.where(np.isfinite(z), z, -np.inf)
-    flagged = zz.max(axis=1) > (np.inf if fam_t is None else fam_t)
-    flag_true = flagged & (zz.argmax(axis=1) == y)
+    decided_true = s_imi[np.arange(len(y)), y] > null.decision_thresholds(target_fpr)[y]
+    flagged, flagged_for = null.family_flags(s_imi, family_fpr)
+    flag_true = flagged & (flagged_for == y)
     flag_true_first = flag_true & (ranks == 0)
 
     if held_out is not None:
@@ -234,8 +223,3 @@ def evaluate_leave_artists_out(
         works_flagged=100.0 * float(np.concatenate(all_flag).mean()),
         per_fold=pd.DataFrame(rows),
     )
-
-
-def threshold_or_none(null: np.ndarray, fpr: float) -> float | None:
-    """Re-exported for callers that hold raw null scores."""
-    return order_statistic_threshold(null, fpr)

@@ -89,6 +89,15 @@ class ArtistNull:
     def threshold(self, fpr: float) -> float | None:
         return order_statistic_threshold(self.scores, fpr)
 
+    def decision_threshold(self, fpr: float) -> float | None:
+        """The threshold a per-pair decision uses: `threshold`, never below 0.
+
+        Deciding for an artist the image is not closest to would answer another question
+        than "closer to this artist than to the others" (a positive margin).
+        """
+        t = self.threshold(fpr)
+        return None if t is None else max(t, 0.0)
+
 
 @dataclass
 class Null:
@@ -158,6 +167,25 @@ class Null:
     def family_threshold(self, fpr: float) -> float | None:
         """Flag when a suspect's largest z is *above* this (None: null too small)."""
         return order_statistic_threshold(self.family_statistic, fpr)
+
+    def decision_thresholds(self, fpr: float) -> np.ndarray:
+        """(A,) per-pair decision thresholds; +inf where the artist's null is too small."""
+        return np.array(
+            [np.inf if (t := a.decision_threshold(fpr)) is None else t for a in self.artists],
+            dtype=np.float64,
+        )
+
+    def family_flags(self, scores: np.ndarray, fpr: float) -> tuple[np.ndarray, np.ndarray]:
+        """(m, A) scores → (flagged (m,), artist with the largest z (m,)) at family rate `fpr`.
+
+        Nothing is flagged when the null is too small for `fpr` (see `family_verdict`
+        for the single-suspect reading that says why).
+        """
+        threshold = self.family_threshold(fpr)
+        z = self.z_scores(scores)
+        zz = np.where(np.isfinite(z), z, -np.inf)
+        flagged = zz.max(axis=1) > (np.inf if threshold is None else threshold)
+        return np.asarray(flagged), zz.argmax(axis=1)
 
 
 def _column_stats(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

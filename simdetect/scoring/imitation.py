@@ -16,14 +16,19 @@ without themselves, or indexed works with their own artist left out.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from simdetect.scoring.aggregate import DEFAULT_K, ArtistTable, per_artist_topk
 from simdetect.scoring.alignment import leave_one_out_means
-from simdetect.scoring.contrastive import FamilyVerdict, Null, contrastive_margin, family_verdict
+from simdetect.scoring.contrastive import (
+    FamilyVerdict,
+    Null,
+    contrastive_margin,
+    family_verdict,
+    min_null_size,
+)
 from simdetect.scoring.discriminant import (
     Discriminant,
     DiscriminantParams,
@@ -314,7 +319,7 @@ class ImitationJudge:
             )
         below = int(np.searchsorted(null.scores, value, side="left"))
         p = null.p_value(value)
-        t = null.threshold(target_fpr)
+        t = null.decision_threshold(target_fpr)
         if t is None:
             return ArtistJudgement(
                 value,
@@ -325,11 +330,8 @@ class ImitationJudge:
                 None,
                 None,
                 f"the null holds {n} images, too few to decide at a {target_fpr:.2%} "
-                f"false-positive rate (at least {math.ceil(1 / target_fpr) - 1} are needed)",
+                f"false-positive rate (at least {min_null_size(target_fpr)} are needed)",
             )
-        # Deciding for an artist the image is not closest to would answer another question
-        # than "closer to this artist than to the others": the threshold is never below 0.
-        t = max(t, 0.0)
         fpr = float(np.count_nonzero(null.scores > t)) / n
         return ArtistJudgement(value, p, 100.0 * below / n, genuine_pct, value > t, t, fpr)
 
