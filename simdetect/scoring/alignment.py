@@ -51,12 +51,3 @@ def leave_one_out_means(vectors: np.ndarray) -> np.ndarray:
     if n < 2:
         raise ValueError("a leave-one-out mean needs at least two vectors")
     return (x.sum(axis=0)[None, :] - x) / (n - 1)
-
-
-def batch_means(vectors: np.ndarray) -> np.ndarray:
-    """Centres for a batch used as its own reference: each item's batch mean without it.
-
-    Leaving the item out keeps a single suspect from cancelling its own style (with a
-    small batch, the plain mean would be mostly the suspect itself).
-    """
-    return leave_one_out_means(vectors)

@@ -16,6 +16,9 @@ without themselves, or indexed works with their own artist left out.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -117,10 +120,14 @@ class ImitationScorer:
         for start in range(0, len(q), ROW_CHUNK):
             rows = slice(start, start + ROW_CHUNK)
             out[rows] = per_artist_topk(q[rows] @ self.library.T, self.table, self.params.k)
+        return self._with_centroids(out, q)
+
+    def _with_centroids(self, per_artist: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Blend in the cosine of projected `q` to each artist's mean direction."""
         w = self.params.centroid_weight
-        if w:
-            out = (1.0 - w) * out + w * (q @ self.centroids.T)
-        return out
+        if not w:
+            return per_artist
+        return (1.0 - w) * per_artist + w * (q @ self.centroids.T)
 
     def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
         """(m, d) suspects → (m, A) contrastive scores (background columns included)."""
@@ -153,10 +160,9 @@ class ImitationScorer:
             sims = self.library[rows] @ self.library.T
             own = codes[rows][:, None] == codes[None, :]
             sims[own] = -np.inf
-            per = per_artist_topk(sims, self.table, self.params.k)
-            w = self.params.centroid_weight
-            if w:
-                per = (1.0 - w) * per + w * (self.library[rows] @ self.centroids.T)
+            per = self._with_centroids(
+                per_artist_topk(sims, self.table, self.params.k), self.library[rows]
+            )
             per[np.arange(len(rows)), codes[rows]] = np.nan
             s[rows] = self._statistic(per)
         s[:, self.table.background] = np.nan
@@ -171,10 +177,9 @@ class ImitationScorer:
             rows = np.arange(start, min(n, start + ROW_CHUNK))
             sims = self.library[rows] @ self.library.T
             sims[np.arange(len(rows)), rows] = -np.inf
-            per = per_artist_topk(sims, self.table, self.params.k)
-            w = self.params.centroid_weight
-            if w:
-                per = (1.0 - w) * per + w * (self.library[rows] @ self.centroids.T)
+            per = self._with_centroids(
+                per_artist_topk(sims, self.table, self.params.k), self.library[rows]
+            )
             out[rows] = self._statistic(per)[np.arange(len(rows)), codes[rows]]
         return out
 
@@ -199,17 +204,12 @@ class ImitationState:
     version: int = IMITATION_STATE_VERSION
 
     def digest(self) -> str:
-        import hashlib
-
         h = hashlib.sha256(self.discriminant.digest().encode())
         h.update(repr(sorted(self.params.as_dict().items())).encode())
         h.update(self.snapshot_digest.encode())
         return h.hexdigest()
 
     def to_bytes(self) -> bytes:
-        import io
-        import json
-
         d = self.discriminant
         meta = {
             "version": self.version,
@@ -232,9 +232,6 @@ class ImitationState:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> ImitationState:
-        import io
-        import json
-
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))
             disc = Discriminant(
