@@ -250,3 +250,18 @@ def test_reference_sets_are_stored_atomically_and_bound_to_the_backbone(tmp_path
     assert not list((tmp_path / "references").glob("*.tmp*"))
     assert remove_reference(tmp_path, "gen-1") and list_references(tmp_path) == {}
     assert not remove_reference(tmp_path, "gen-1")
+
+
+def test_a_reference_file_missing_header_fields_is_refused_naming_it(tmp_path) -> None:
+    import json
+
+    from simdetect.backbones.base import Fingerprint
+    from simdetect.index.references import ReferenceSetError, load_reference, save_reference
+
+    fp = Fingerprint("effnet-style", "a" * 64, "resize", "v1", 4)
+    save_reference(tmp_path, "gen-1", fp, np.eye(4, dtype=np.float32), list("wxyz"), list("abcd"))
+    path = tmp_path / "references" / "gen-1.npz"
+    header = np.frombuffer(json.dumps({"name": "gen-1"}).encode(), np.uint8)
+    np.savez(path, vectors=np.eye(4, dtype=np.float32), header=header)
+    with pytest.raises(ReferenceSetError, match=r"gen-1\.npz: unreadable reference set"):
+        load_reference(tmp_path, "gen-1", fp)

@@ -158,23 +158,26 @@ def load_reference(index_root: Path, name: str, fingerprint: Fingerprint) -> Ref
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode("utf-8"))
             vectors = data["vectors"].astype(np.float32)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        ref = ReferenceSet(
+            name=str(header["name"]),
+            vectors=vectors,
+            sha256=list(header["sha256"]),
+            paths=list(header["paths"]),
+            fingerprint_digest=str(header["fingerprint_digest"]),
+            backbone=str(header["backbone"]),
+            created_at=str(header["created_at"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        # A header without the fields (another program's .npz, a truncated write) is as
+        # unreadable as a broken archive: one error naming the file, not a traceback.
         raise ReferenceSetError(f"{path}: unreadable reference set ({exc})") from None
-    if header["fingerprint_digest"] != fingerprint.digest():
+    if ref.fingerprint_digest != fingerprint.digest():
         raise ReferenceSetError(
-            f"reference set {name!r} in {index_root} was embedded with {header['backbone']} "
-            f"({header['fingerprint_digest'][:12]}), not with this index's backbone "
+            f"reference set {name!r} in {index_root} was embedded with {ref.backbone} "
+            f"({ref.fingerprint_digest[:12]}), not with this index's backbone "
             f"{fingerprint.name} ({fingerprint.digest()[:12]}); add it again"
         )
-    return ReferenceSet(
-        name=str(header["name"]),
-        vectors=vectors,
-        sha256=list(header["sha256"]),
-        paths=list(header["paths"]),
-        fingerprint_digest=str(header["fingerprint_digest"]),
-        backbone=str(header["backbone"]),
-        created_at=str(header["created_at"]),
-    )
+    return ref
 
 
 def remove_reference(index_root: Path, name: str) -> bool:
