@@ -248,6 +248,15 @@ class RegionCache:
             log.warning("ignoring damaged copy-region cache file %s: %s", path, exc)
             return None
 
+    def has(self, sha256: str) -> bool:
+        """Whether a readable entry is stored, without reading its arrays (an npz is a
+        zip: opening it reads only the directory at its end)."""
+        try:
+            with np.load(self._path(sha256), allow_pickle=False) as data:
+                return set(data.files) >= _CACHE_KEYS
+        except (OSError, ValueError, KeyError):
+            return False
+
     def put(self, sha256: str, regions: RegionSet, work_phash: str) -> None:
         buf = io.BytesIO()
         np.savez(
@@ -267,6 +276,7 @@ class RegionCache:
 
 
 WorkLoader = Callable[[CopyWork], Image.Image]
+_CACHE_KEYS = {"regions", "local", "positions", "scale_ids", "phash"}
 
 
 @dataclass
@@ -326,6 +336,20 @@ class CopyDetector:
         left out and listed in ``skipped``: it can neither be a source nor calibrate.
         ``index_dir`` keeps the calibrated copy index keyed by what it was built from.
         """
+        gate = gate or CopyGate()
+        # Once every work is described and the copy index of exactly these works is
+        # stored, an open (one per scan) needs nothing else: the region sets are only
+        # ever read to build that index.
+        if (
+            cache is not None
+            and index_dir is not None
+            and len(works) >= 2
+            and all(cache.has(w.sha256) for w in works)
+        ):
+            key = _index_key(describer.fingerprint, [w.sha256 for w in works], target_fpr)
+            stored = _load_index(Path(index_dir) / f"index-{key[:24]}")
+            if stored is not None:
+                return cls(stored, list(works), describer, gate, [])
         kept: list[CopyWork] = []
         sets: list[RegionSet] = []
         hashes: list[str] = []
@@ -352,12 +376,7 @@ class CopyDetector:
             )
         key = _index_key(describer.fingerprint, [w.sha256 for w in kept], target_fpr)
         saved = None if index_dir is None else Path(index_dir) / f"index-{key[:24]}"
-        index = None
-        if saved is not None and (saved / "copy-index.json").exists():
-            try:
-                index = CopyIndex.load(saved)
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("rebuilding damaged copy index %s: %s", saved, exc)
+        index = None if saved is None else _load_index(saved)
         if index is None:
             index = CopyIndex.build(sets, hashes, target_fpr=target_fpr)
             if saved is not None:
@@ -365,7 +384,7 @@ class CopyDetector:
                     index.save(saved)
                 except OSError as exc:
                     log.warning("could not store the copy index in %s: %s", saved, exc)
-        return cls(index, kept, describer, gate or CopyGate(), skipped)
+        return cls(index, kept, describer, gate, skipped)
 
     def check(
         self,
@@ -442,6 +461,17 @@ def _top(values: np.ndarray, k: int) -> list[int]:
     finite = np.where(np.isfinite(values), values, -np.inf)
     k = min(k, len(finite))
     return [int(i) for i in np.argsort(-finite, kind="stable")[:k] if np.isfinite(finite[i])]
+
+
+def _load_index(saved: Path) -> CopyIndex | None:
+    """The stored copy index in ``saved``, or None when there is none or it is damaged."""
+    if not (saved / "copy-index.json").exists():
+        return None
+    try:
+        return CopyIndex.load(saved)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("rebuilding damaged copy index %s: %s", saved, exc)
+        return None
 
 
 def _index_key(describer_fp: str, shas: Sequence[str], target_fpr: float) -> str:
