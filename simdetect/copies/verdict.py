@@ -419,7 +419,8 @@ class CopyDetector:
             return base, None
         if prepared is None:
             prepared = prepare_for_copies(image() if callable(image) else image)
-        hashes = copy_hashes(prepared)
+            # The caller's hashes may lack the mirror image's, which matching needs.
+            hashes = copy_hashes(prepared)
         if size is None:
             original = image if isinstance(image, Image.Image) else prepared
             size = original.size
