@@ -19,6 +19,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from simdetect.backbones.base import Fingerprint
 from simdetect.errors import ReferenceSetError
 from simdetect.index.store import utc_now
 from simdetect.io.atomic import atomic_write_bytes, atomic_write_text
+from simdetect.io.images import LoadLimits
+from simdetect.io.walk import SkipRecord
 
 REFERENCES_DIR = "references"
 REFERENCES_LIST = "references.json"
@@ -198,10 +201,10 @@ def add_reference(
     paths: list[str],
     *,
     batch_size: int = 32,
-    limits: Any = None,
-    on_total: Any = None,
-    on_progress: Any = None,
-) -> tuple[ReferenceSet, list[Any]]:
+    limits: LoadLimits | None = None,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[ReferenceSet, list[SkipRecord]]:
     """Embed `paths` with the index's backbone and store them as reference set `name`.
 
     Returns the stored set and the files skipped (unreadable), which the caller reports.
@@ -215,7 +218,7 @@ def add_reference(
     snap = open_index(index_root)
     backbone = backbone_for_index(index_root, None)
     snap.require_fingerprint(backbone.fingerprint)
-    skipped: list[Any] = []
+    skipped: list[SkipRecord] = []
     files = expand_paths(paths, skipped)
     if on_total is not None:
         on_total(len(files))
