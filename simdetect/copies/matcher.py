@@ -33,7 +33,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from simdetect.copies.geometry import GeometryConfig, Placement, inlier_fraction, placement
+from simdetect.copies.geometry import GeometryConfig, Placement, placement
 from simdetect.copies.regions import RegionSet
 from simdetect.copies.thresholds import GumbelFit, fit_gumbel
 from simdetect.io.atomic import atomic_path, atomic_write_text
@@ -93,7 +93,7 @@ class Whitening:
     def apply(self, x: np.ndarray) -> np.ndarray:
         y = (x.astype(np.float32) - self.mean) @ self.projection
         y /= np.linalg.norm(y, axis=1, keepdims=True) + 1e-12
-        return y.astype(np.float32)
+        return y.astype(np.float32, copy=False)
 
 
 @dataclass
@@ -328,23 +328,12 @@ class CopyIndex:
         return float((regions @ self._whitened[r0:r1].T).max())
 
     def _geometry(self, query: _Query, owner: int) -> float:
-        l0, l1 = self._local_starts[owner], self._local_starts[owner + 1]
-        target = self._split_local(
-            self._local_w[l0:l1], self.local_positions[l0:l1], self.local_scales[l0:l1]
-        )
-        best = 0.0
-        for a in range(len(query.local)):
-            for b in range(len(target)):
-                if a and b:  # two reduced views add little over the full-scale pairs
-                    continue
-                qa, qp = query.local[a]
-                ta, tp = target[b]
-                best = max(best, inlier_fraction(qa, qp, ta, tp, self.config.geometry))
-        return best
+        return self._placed(query, owner)[0]
 
-    def locate(self, query_regions: RegionSet, query_phashes: Sequence[str], owner: int) -> Located:
-        """The best-placed scale pair between a query and one work, with its inliers."""
-        query = self._prepare(query_regions, query_phashes)
+    def _placed(self, query: _Query, owner: int) -> tuple[float, Placement, np.ndarray, np.ndarray]:
+        """The best-placed scale pair between a query and one work: its geometry score
+        (the fraction of :func:`~simdetect.copies.geometry.inlier_fraction`), the
+        transform and the inlier positions on both images."""
         l0, l1 = self._local_starts[owner], self._local_starts[owner + 1]
         target = self._split_local(
             self._local_w[l0:l1], self.local_positions[l0:l1], self.local_scales[l0:l1]
@@ -352,7 +341,7 @@ class CopyIndex:
         best: tuple[float, Placement, np.ndarray, np.ndarray] | None = None
         for a in range(len(query.local)):
             for b in range(len(target)):
-                if a and b:  # the same pairs as _geometry, so the same score
+                if a and b:  # two reduced views add little over the full-scale pairs
                     continue
                 qa, qp = query.local[a]
                 ta, tp = target[b]
@@ -360,6 +349,12 @@ class CopyIndex:
                 if best is None or found[0] > best[0]:
                     best = found
         assert best is not None
+        return best
+
+    def locate(self, query_regions: RegionSet, query_phashes: Sequence[str], owner: int) -> Located:
+        """The best-placed scale pair between a query and one work, with its inliers."""
+        query = self._prepare(query_regions, query_phashes)
+        best = self._placed(query, owner)
         dists = [bin(int(self._phash_ints[owner]) ^ int(h, 16)).count("1") for h in query.phashes]
         nearest = int(np.argmin(dists))
         return Located(
