@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from simdetect.cli import app
 from simdetect.serve.client import Reply, ServeClient, multipart
-from simdetect.ui.findings import copy_finding, normalised_box
+from simdetect.ui.findings import copy_finding, normalised_box, undecided_reason
 from simdetect.ui.local import LocalWorkbench
 
 ARTIST = "水墨山人"
@@ -93,6 +93,24 @@ def test_copy_finding_present_absent_and_negative() -> None:
         {"cd": (100, 100)},
     )
     assert other is not None and other["source_box"] == [0.0, 0.0, 0.5, 0.5]
+
+
+def test_undecided_reasons_become_codes_the_page_words_in_each_language() -> None:
+    entry = {
+        "artist": ARTIST,
+        "decision": None,
+        "n_impostors": 5,
+        "target_fpr": 0.01,
+        "reason": "too few impostor works (5) to decide at a 1.00% false-positive rate",
+    }
+    too_few = undecided_reason(entry, calibrated=True)
+    assert too_few["reason_code"] == "too_few_impostors" and too_few["needed_impostors"] == 99
+    assert too_few["reason"] == entry["reason"]  # the scan's words are kept beside the code
+    assert undecided_reason(entry, calibrated=False)["reason_code"] == "uncalibrated"
+    other = undecided_reason({**entry, "n_impostors": 500, "reason": "x"}, calibrated=True)
+    assert other["reason_code"] is None and other["needed_impostors"] is None
+    decided = undecided_reason({**entry, "decision": False}, calibrated=False)
+    assert decided["reason_code"] is None
 
 
 # -- the CLI's safety rule ----------------------------------------------------------
@@ -276,6 +294,22 @@ def test_works_are_added_and_removed_through_the_locked_writer(
     assert _ui(keyed, cookie, "DELETE", f"/ui/api/works/{sha}").status == 404
     assert keyed.client().request("GET", "/v1/index").json()["works"] == 128
     assert _ui(keyed, cookie, "GET", f"/ui/api/thumb/{sha}").status == 404
+
+
+def test_portfolio_lists_generator_reference_sets_read_only(
+    keyed: LocalWorkbench, cookie: str, seeds_dir: Path
+) -> None:
+    from simdetect.index.references import add_reference
+
+    before = _ui(keyed, cookie, "GET", "/ui/api/portfolio").json()
+    assert before["references"] == [] and before["references_error"] is None
+    images = sorted(str(p) for p in (seeds_dir / "suspects").iterdir())[:3]
+    ref, _ = add_reference(keyed.index, "gen-app", images)
+    after = _ui(keyed, cookie, "GET", "/ui/api/portfolio").json()
+    assert after["references"] == [
+        {"name": "gen-app", "count": ref.count, "backbone": ref.backbone}
+    ]
+    assert after["count"] == before["count"]  # not works: the index is unchanged
 
 
 def test_verify_says_why_a_damaged_record_fails(keyed: LocalWorkbench, cookie: str) -> None:

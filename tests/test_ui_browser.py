@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from test_report_browser import CHROMIUM, DevTools, hostile_png
 
+from simdetect.index.references import add_reference
 from simdetect.index.store import IndexWriter
 from simdetect.ui.local import LocalWorkbench
 
@@ -168,6 +169,9 @@ def test_artist_walks_through_portfolio_check_report_and_verify(
         mobile=False,
     )
     browser.call("Page.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
+    # A generator reference set beside the index: listed on the portfolio, never a work.
+    suspects = sorted(str(p) for p in (seeds_dir / "suspects").iterdir())[:3]
+    add_reference(workbench.index, "gen-app", suspects)
     base = workbench.url
     page = Page(browser, base, shots)
     browser.call("Page.navigate", url=base + "#portfolio")
@@ -196,6 +200,14 @@ def test_artist_walks_through_portfolio_check_report_and_verify(
     page.load_all_images()
     status = page.js("document.getElementById('index-status').textContent")
     assert "calibrated" in status
+    reference = page.js("document.querySelector('.group-references li').textContent")
+    assert reference.startswith("gen-app: 3 images")
+    assert (
+        page.js(
+            "document.querySelectorAll('.group-references .tile, .group-references button').length"
+        )
+        == 0
+    )
     page.screenshot("1-portfolio")
 
     # 2. Check: a hostile-named suspect with markup in its metadata, and an imitation.
@@ -298,7 +310,16 @@ def test_artist_walks_through_portfolio_check_report_and_verify(
     assert "检查可疑图像" in zh and "画家排名" in zh
     assert page.js("document.documentElement.lang") == "zh-CN"
     page.screenshot("6-check-zh")
+    page.go("verify")  # the library's check areas are codes: worded in Chinese too
+    assert (
+        page.js("document.querySelector('#verify-result td[data-area=\"record\"]').textContent")
+        == "记录"
+    )
+    assert "核验通过" in page.js("document.getElementById('verify-verdict').textContent")
     page.go("portfolio")
+    assert page.js("document.querySelector('.group-references h2').textContent").startswith(
+        "生成器参考集"
+    )
     page.load_all_images()
     page.screenshot("7-portfolio-zh")
 
@@ -346,5 +367,9 @@ def test_empty_index_is_created_by_the_first_works(
         assert (index / "CURRENT").is_file()
         api = server.client().request("GET", "/v1/index")
         assert api.status == 200 and api.json()["works"] == 4
+        # one artist: uncalibrated, and the reason (a code in the row) is worded in Chinese
+        page.js("window.I18N.setLanguage('zh')")
+        status = page.js("document.getElementById('index-status').textContent")
+        assert "索引中只有一位画家" in status and "uncalibrated" not in status
         outside, errors = problems(browser, server.url)
         assert outside == [] and errors == []

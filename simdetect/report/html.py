@@ -39,7 +39,7 @@ from simdetect.report.i18n import (
     text,
 )
 from simdetect.report.images import png_data_uri, thumbnail_data_uri
-from simdetect.report.limitations import needed_impostors
+from simdetect.report.limitations import needed_impostors, undecided_code
 from simdetect.report.plots import distribution_png, ranking_png
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -115,11 +115,11 @@ def _footer_css(langs: tuple[Lang, ...], digest: str, case_id: str) -> dict[str,
 
 def _reason(entry: dict[str, Any], target_fpr: float, calibrated: bool) -> Localized:
     """Why no decision, in both languages (the scan's own reason is English only)."""
-    if not calibrated:
+    code = undecided_code(entry, target_fpr, calibrated)
+    if code == "uncalibrated":
         return localized("reason.uncalibrated")
-    n = int(entry["n_impostors"])
-    needed = needed_impostors(target_fpr)
-    if n < needed:
+    if code == "too_few_impostors":
+        n, needed = int(entry["n_impostors"]), needed_impostors(target_fpr)
         return localized("reason.too_few", n=n, fpr=format_share(target_fpr), needed=needed)
     return localized("reason.other", reason=entry.get("reason") or "")
 

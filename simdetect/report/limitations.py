@@ -8,11 +8,11 @@ only when a decision could not be made for that reason.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from simdetect.report.i18n import both, format_p, format_share
+from simdetect.scoring.readiness import impostors_needed as needed_impostors
 
 FEW_GENUINE = 10
 
@@ -32,9 +32,14 @@ def claimant_entries(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [s["claimant"]["entry"] for s in record["suspects"] if s["claimant"]["entry"]]
 
 
-def needed_impostors(target_fpr: float) -> int:
-    """Smallest impostor count at which a decision at `target_fpr` is possible."""
-    return math.ceil(1 / target_fpr) - 1
+def undecided_code(entry: dict[str, Any], target_fpr: float, calibrated: bool) -> str | None:
+    """Why a ranking entry has no decision, as a stable code the pages and the report word
+    in each language: `uncalibrated`, `too_few_impostors`, or None (the scan's own words)."""
+    if not calibrated:
+        return "uncalibrated"
+    if int(entry["n_impostors"]) < needed_impostors(target_fpr):
+        return "too_few_impostors"
+    return None
 
 
 def limitations(record: dict[str, Any]) -> list[dict[str, str]]:

@@ -94,6 +94,32 @@ def _report_response(report: CaseReport, fmt: str) -> Response:
     return Response(record_json(report.record), media_type="application/json", headers=headers)
 
 
+def add_error_handlers(app: FastAPI) -> None:
+    """The status and body each deliberate error gets (the service and the workbench)."""
+
+    @app.exception_handler(ImageLoadError)
+    async def bad_image(_: Request, exc: ImageLoadError) -> JSONResponse:
+        return JSONResponse({"detail": f"{exc.path}: {exc.reason}"}, status_code=400)
+
+    @app.exception_handler(Overloaded)
+    async def busy(_: Request, exc: Overloaded) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=429, headers={"retry-after": RETRY_AFTER_BUSY}
+        )
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=503,
+            headers={"retry-after": RETRY_AFTER_UNAVAILABLE},
+        )
+
+    @app.exception_handler(ReportError)
+    async def report_error(_: Request, exc: ReportError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+
 def create_app(engine: ServeEngine, keys: ApiKeys, *, public_docs: bool = False) -> FastAPI:
     """The FastAPI application; middlewares run auth first, then the body-size limit."""
 
@@ -121,27 +147,7 @@ def create_app(engine: ServeEngine, keys: ApiKeys, *, public_docs: bool = False)
     app.add_middleware(ApiKeyMiddleware, keys=keys, public_docs=public_docs)
     app.add_middleware(StatusCounter, engine=engine)
 
-    @app.exception_handler(ImageLoadError)
-    async def bad_image(_: Request, exc: ImageLoadError) -> JSONResponse:
-        return JSONResponse({"detail": f"{exc.path}: {exc.reason}"}, status_code=400)
-
-    @app.exception_handler(Overloaded)
-    async def busy(_: Request, exc: Overloaded) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc)}, status_code=429, headers={"retry-after": RETRY_AFTER_BUSY}
-        )
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc)},
-            status_code=503,
-            headers={"retry-after": RETRY_AFTER_UNAVAILABLE},
-        )
-
-    @app.exception_handler(ReportError)
-    async def report_error(_: Request, exc: ReportError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    add_error_handlers(app)
 
     @app.get("/healthz", summary="Liveness and readiness (no API key needed)")
     async def healthz() -> JSONResponse:

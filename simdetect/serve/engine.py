@@ -156,9 +156,7 @@ class ServeEngine:
     """The loaded index, model and scanner, and the queue in front of the model."""
 
     def __init__(self, config: ServeConfig, snapshot: IndexSnapshot, backbone: Backbone) -> None:
-        snapshot.require_fingerprint(backbone.fingerprint)
         self.config = config
-        self.snapshot = snapshot
         self.backbone = backbone
         self.params = ScanParams(
             top_k=config.top_k,
@@ -166,12 +164,7 @@ class ServeEngine:
             reference=config.reference,
             family_fpr=config.family_fpr,
         )
-        self.scanner = open_scanner(snapshot, self.params, reproducible=True)
-        self.context = self.scanner.context()
-        if self.scanner.copies is not None:
-            # Describing the indexed works for copy detection takes a while the first
-            # time; done before the server says it is ready, never inside a request.
-            self.scanner.copies.warm()
+        self.use_snapshot(snapshot)
         self.limits = LoadLimits(max_pixels=config.max_pixels)
         self.budget = MemoryBudget(int(config.decode_memory_mb * 1024 * 1024))
         self.uploads = UploadStore(config.evidence_dir / "uploads")
@@ -195,6 +188,17 @@ class ServeEngine:
         self.outcomes: Counter[str] = Counter()
         self.started_at = time.time()
         self.accepting = False
+
+    def use_snapshot(self, snapshot: IndexSnapshot) -> None:
+        """Serve `snapshot` from now on. After start, call it on the inference thread, so
+        a scan sees the old index or the new one, never a mixture."""
+        snapshot.require_fingerprint(self.backbone.fingerprint)
+        scanner = open_scanner(snapshot, self.params, reproducible=True)
+        if scanner.copies is not None:
+            # Describing the indexed works for copy detection takes a while the first
+            # time; done before the index is served, never inside a scan request.
+            scanner.copies.warm()
+        self.snapshot, self.scanner, self.context = snapshot, scanner, scanner.context()
 
     # -- lifecycle -------------------------------------------------------------------
 

@@ -22,17 +22,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from simdetect import __version__
 from simdetect.index.lock import IndexLocked
 from simdetect.index.store import ROLE_ARTIST, FingerprintMismatch
-from simdetect.io.images import ImageLoadError
-from simdetect.report.errors import ReportError
 from simdetect.report.html import CSP as REPORT_CSP
 from simdetect.report.i18n import parse_languages
 from simdetect.report.pdf import find_chromium
 from simdetect.report.record import CaseInfo, check_artist, default_case_id
-from simdetect.serve.app import MAX_REPORT_IMAGES, MAX_TEXT_FIELD, create_app
+from simdetect.serve.app import (
+    MAX_REPORT_IMAGES,
+    MAX_TEXT_FIELD,
+    add_error_handlers,
+    create_app,
+)
 from simdetect.serve.auth import STATE_KEY, ApiKeys, key_id
-from simdetect.serve.batching import Overloaded, Unavailable
 from simdetect.serve.engine import ServeEngine
-from simdetect.serve.limits import BodyLimitMiddleware
+from simdetect.serve.limits import BodyLimitMiddleware, send_json
 from simdetect.ui.security import (
     LOCAL_REQUESTER,
     OriginGuard,
@@ -98,19 +100,12 @@ def create_ui_app(
     files = _static_files()
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SessionGuard, sessions=sessions, enabled=keys.enabled)
+    add_error_handlers(app)
 
     @app.exception_handler(WorkbenchError)
     async def refused(_: Request, exc: WorkbenchError) -> JSONResponse:
         status = 409 if isinstance(exc, NoIndexYet) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    @app.exception_handler(ImageLoadError)
-    async def bad_image(_: Request, exc: ImageLoadError) -> JSONResponse:
-        return JSONResponse({"detail": f"{exc.path}: {exc.reason}"}, status_code=400)
-
-    @app.exception_handler(ReportError)
-    async def report_error(_: Request, exc: ReportError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(IndexLocked)
     async def locked(_: Request, exc: IndexLocked) -> JSONResponse:
@@ -122,14 +117,6 @@ def create_ui_app(
     @app.exception_handler(FingerprintMismatch)
     async def mismatch(_: Request, exc: FingerprintMismatch) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(Overloaded)
-    async def busy(_: Request, exc: Overloaded) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"retry-after": "1"})
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"retry-after": "5"})
 
     def requester(request: Request) -> str:
         return str(getattr(request.state, STATE_KEY, None) or LOCAL_REQUESTER)
@@ -275,18 +262,7 @@ async def _no_index(scope: Scope, receive: Receive, send: Send) -> None:
     """The service's API before anything is indexed."""
     if scope["type"] != "http":
         return
-    body = b'{"detail": "nothing indexed yet: add works in the workbench (/) first"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 503, "nothing indexed yet: add works in the workbench (/) first", {})
 
 
 class WorkbenchApp:

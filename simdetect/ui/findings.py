@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from simdetect.report.limitations import needed_impostors, undecided_code
 from simdetect.report.record import distributions
 from simdetect.report.suspects import CaseScan
 from simdetect.scan import Scanner
@@ -204,6 +205,18 @@ def chart_data(scanner: Scanner, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def undecided_reason(entry: Mapping[str, Any], calibrated: bool) -> dict[str, Any]:
+    """The entry plus, when it has no decision, the reason as a code the page words in
+    each language (the same rule as the report's); other reasons stay the scan's text."""
+    out = dict(entry)
+    code = None
+    if entry["decision"] is None:
+        code = undecided_code(out, float(entry["target_fpr"]), calibrated)
+    out["reason_code"] = code
+    out["needed_impostors"] = needed_impostors(float(entry["target_fpr"])) if code else None
+    return out
+
+
 def check_view(
     row: dict[str, Any],
     scanner: Scanner,
@@ -223,13 +236,14 @@ def check_view(
         }
         for m in row["matches"]
     ]
+    calibrated = row.get("calibration", {}).get("state") == "calibrated"
     return {
         "suspect": row["suspect"],
         "sha256": row["sha256"],
         "width": row["width"],
         "height": row["height"],
         "format": row["format"],
-        "ranking": row["ranking"],
+        "ranking": [undecided_reason(entry, calibrated) for entry in row["ranking"]],
         "matches": matches,
         "note": row.get("note"),
         "calibration": row.get("calibration", {}).get("state"),

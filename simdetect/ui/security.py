@@ -10,7 +10,6 @@ cookie, so the key itself never appears in a URL, in page script or in browser h
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections import OrderedDict
@@ -28,7 +27,7 @@ from simdetect.serve.auth import (
     AuthConfigError,
     is_loopback,
 )
-from simdetect.serve.limits import drain
+from simdetect.serve.limits import drain, send_json
 
 SESSION_COOKIE = "simdetect_session"
 SESSION_SECONDS = 12 * 3600
@@ -37,6 +36,7 @@ LOCAL_REQUESTER = "local workbench on a loopback address (no API key)"
 PUBLIC_PREFIXES = ("/ui/static/",)
 PUBLIC_PATHS = frozenset({"/ui/login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NO_STORE = {"cache-control": "no-store"}
 
 
 @dataclass
@@ -118,18 +118,6 @@ def allowed_hosts(host: str, port: int) -> frozenset[str] | None:
     return frozenset(f"{n}:{port}" for n in names) | frozenset(names)
 
 
-async def _refuse(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 class OriginGuard:
     """400 for a foreign Host on loopback; 403 for a cross-site request that changes state."""
 
@@ -144,7 +132,7 @@ class OriginGuard:
         host = (header(scope, b"host") or "").lower()
         if self.hosts is not None and host not in self.hosts:
             detail = "unexpected Host header: open the address the workbench printed"
-            await _refuse(send, 400, detail, [])
+            await send_json(send, 400, detail, NO_STORE)
             return
         if scope["method"] not in SAFE_METHODS:
             # Browsers say where a request comes from: Sec-Fetch-Site where supported,
@@ -156,7 +144,7 @@ class OriginGuard:
             else:
                 foreign = origin is not None and origin.lower() != f"http://{host}"
             if foreign:
-                await _refuse(send, 403, "request from another site refused", [])
+                await send_json(send, 403, "request from another site refused", NO_STORE)
                 return
         await self.app(scope, receive, send)
 
@@ -189,7 +177,9 @@ class SessionGuard:
             return
         await drain(receive, UNAUTHENTICATED_DRAIN_BYTES)
         if path.startswith("/ui/api/"):
-            await _refuse(send, 401, "not signed in: open the page and sign in with an API key", [])
+            await send_json(
+                send, 401, "not signed in: open the page and sign in with an API key", NO_STORE
+            )
             return
         await send(
             {

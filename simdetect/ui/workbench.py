@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from simdetect.backbones.base import Backbone
-from simdetect.errors import UserError
+from simdetect.errors import ReferenceSetError, UserError
 from simdetect.index.build import AddSummary, add_files
+from simdetect.index.references import list_references
 from simdetect.index.store import ROLE_ARTIST, ROLE_BACKGROUND, IndexWriter, open_index
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image, load_image_bytes
 from simdetect.provenance.reader import read_provenance_bytes
@@ -33,7 +34,6 @@ from simdetect.report.case import HTML_NAME, JSON_NAME, PDF_NAME
 from simdetect.report.pdf import find_chromium, html_to_pdf
 from simdetect.report.record import CaseInfo
 from simdetect.report.verify import verify_report
-from simdetect.scan import open_scanner
 from simdetect.serve.engine import ServeConfig, ServeEngine
 from simdetect.serve.uploads import UploadStore, client_name
 from simdetect.ui.findings import check_view
@@ -127,6 +127,7 @@ class Workbench:
                 "index": str(self.config.index_dir),
                 "works": [],
                 "groups": [],
+                **self._references(),
                 "calibration": None,
                 "backbone": self.backbone.name,
             }
@@ -160,9 +161,22 @@ class Workbench:
             "generation": snap.manifest.generation,
             "count": snap.count,
             "groups": listed,
+            **self._references(),
             "calibration": {"state": cal.get("state"), "reason": cal.get("reason")},
             "backbone": snap.manifest.backbone_spec,
         }
+
+    def _references(self) -> dict[str, Any]:
+        """The generator reference sets beside the index (read-only here: never works)."""
+        try:
+            refs = list_references(self.config.index_dir)
+        except ReferenceSetError as exc:  # the page still shows the works
+            return {"references": [], "references_error": str(exc)}
+        listed = [
+            {"name": name, "count": e.get("count"), "backbone": e.get("backbone")}
+            for name, e in sorted(refs.items())
+        ]
+        return {"references": listed, "references_error": None}
 
     def _work_path(self, sha256: str) -> tuple[str, int, int] | None:
         if self.engine is None:
@@ -269,9 +283,7 @@ class Workbench:
         if engine is None:
             self.engine = ServeEngine(self.config, snapshot, self.backbone)
             return
-        snapshot.require_fingerprint(self.backbone.fingerprint)
-        scanner = open_scanner(snapshot, engine.params, reproducible=True)
-        engine.snapshot, engine.scanner, engine.context = snapshot, scanner, scanner.context()
+        engine.use_snapshot(snapshot)
 
     async def add_works(
         self, uploads: Sequence[tuple[bytes, str | None]], artist: str, role: str

@@ -9,6 +9,7 @@
     suspects: [], // {id, file, url, view, error}
     nextId: 1,
     lastReport: null,
+    lastVerify: null,
   };
 
   // ---- small DOM helpers -------------------------------------------------------
@@ -124,7 +125,7 @@
       const calibrated = cal.state === "calibrated";
       status.appendChild(el("span", {
         class: calibrated ? "ok-text" : "warn-text",
-        text: calibrated ? t("cal_calibrated") : t("cal_uncalibrated", { reason: cal.reason || "" }),
+        text: calibrated ? t("cal_calibrated") : t("cal_uncalibrated", { reason: cal.state === "uncalibrated" ? t("reason_uncalibrated") : cal.reason || "" }),
       }));
     }
     const list = $("artist-list");
@@ -144,6 +145,22 @@
       const body = g.role === "artist" ? grid : el("details", {}, [el("summary", { text: t("show_works") }), grid]);
       groups.appendChild(el("div", { class: "card group group-" + (g.role === "artist" ? "artist" : "other"), "data-artist": g.artist }, [head, body]));
     }
+    const refs = p.references || [];
+    if (refs.length || p.references_error) groups.appendChild(referenceGroup(refs, p.references_error));
+  }
+
+  // Generator reference sets: shown, never changed here (they are not works).
+  function referenceGroup(refs, error) {
+    const list = el("ul", { class: "references" });
+    for (const r of refs) {
+      list.appendChild(el("li", { "data-reference": r.name, text: t("ref_line", { name: r.name, n: r.count, backbone: r.backbone }) }));
+    }
+    return el("div", { class: "card group group-other group-references" }, [
+      el("h2", { text: t("group_references") }),
+      el("p", { class: "muted", text: t("references_lead") }),
+      error ? el("p", { class: "warn-text", text: t("references_error", { detail: error }) }) : null,
+      list,
+    ]);
   }
 
   function workTile(w) {
@@ -265,7 +282,16 @@
     const fpr = fmtPct(100 * top.target_fpr);
     if (top.decision === true) return { cls: "match", text: t("verdict_match", { artist: top.artist, pct: fmtPct(top.percentile), p: fmtP(top.p_value), fpr: fpr }) };
     if (top.decision === false) return { cls: "nomatch", text: t("verdict_no", { artist: top.artist, p: fmtP(top.p_value) }) };
-    return { cls: "undecided", text: t("verdict_undecided", { artist: top.artist, reason: top.reason || view.note || "" }) };
+    return { cls: "undecided", text: t("verdict_undecided", { artist: top.artist, reason: reasonText(top) || view.note || "" }) };
+  }
+
+  // The library's reason codes in the page's language; any other reason is its own text.
+  function reasonText(r) {
+    if (r.reason_code === "uncalibrated") return t("reason_uncalibrated");
+    if (r.reason_code === "too_few_impostors") {
+      return t("reason_too_few", { n: r.n_impostors, needed: r.needed_impostors, fpr: fmtPct(100 * r.target_fpr) });
+    }
+    return r.reason || "";
   }
 
   function decisionLabel(d) {
@@ -319,7 +345,7 @@
         r.percentile !== null ? t("ex_pct", { pct: fmtPct(r.percentile), n: r.n_impostors }) : null,
         r.genuine_percentile !== null ? t("ex_genuine", { pct: fmtPct(r.genuine_percentile), n: r.n_genuine }) : null,
         t("ex_similarity", { v: fmt(r.similarity) }),
-        r.reason ? t("ex_reason", { reason: r.reason }) : null,
+        reasonText(r) ? t("ex_reason", { reason: reasonText(r) }) : null,
       ];
       for (const line of lines) if (line) details.appendChild(el("p", { text: line }));
       body.appendChild(el("tr", { class: i === 0 ? "first-row" : "" }, [
@@ -534,30 +560,38 @@
   async function verifyFile(file) {
     const out = $("verify-result");
     clear(out);
+    state.lastVerify = null;
     $("verify-busy").hidden = false;
     try {
       const form = new FormData();
       form.append("file", file, file.name);
-      const r = await api("/ui/api/verify", { method: "POST", body: form });
-      const failing = r.checks.filter((c) => ["changed", "missing", "refused", "error"].includes(c.status));
-      out.appendChild(el("p", { class: "verdict " + (r.ok ? "ok" : "match"), id: "verify-verdict", "data-ok": r.ok ? "yes" : "no", text: r.ok ? t("verify_ok") : t("verify_bad", { n: failing.length }) }));
-      const table = el("table", { class: "checks" });
-      table.appendChild(el("thead", {}, el("tr", {}, ["col_area", "col_subject", "col_status", "col_detail"].map((k) => el("th", { text: t(k) })))));
-      const body = el("tbody");
-      const ordered = failing.concat(r.checks.filter((c) => !failing.includes(c)));
-      for (const c of ordered) {
-        body.appendChild(el("tr", { class: "st-" + c.status }, [
-          el("td", { text: c.area }), el("td", { class: "subject", text: shortPaths(c.subject), title: c.subject }),
-          el("td", {}, el("span", { class: "badge st-" + c.status, text: t("status_" + c.status) })), el("td", { text: c.detail }),
-        ]));
-      }
-      table.appendChild(body);
-      out.appendChild(table);
+      state.lastVerify = await api("/ui/api/verify", { method: "POST", body: form });
+      renderVerify(state.lastVerify);
     } catch (e) {
       out.appendChild(el("p", { class: "error-line", text: t("verify_failed", { detail: e.message }) }));
     } finally {
       $("verify-busy").hidden = true;
     }
+  }
+
+  function renderVerify(r) {
+    const out = $("verify-result");
+    clear(out);
+    const failing = r.checks.filter((c) => ["changed", "missing", "refused", "error"].includes(c.status));
+    out.appendChild(el("p", { class: "verdict " + (r.ok ? "ok" : "match"), id: "verify-verdict", "data-ok": r.ok ? "yes" : "no", text: r.ok ? t("verify_ok") : t("verify_bad", { n: failing.length }) }));
+    const table = el("table", { class: "checks" });
+    table.appendChild(el("thead", {}, el("tr", {}, ["col_area", "col_subject", "col_status", "col_detail"].map((k) => el("th", { text: t(k) })))));
+    const body = el("tbody");
+    const ordered = failing.concat(r.checks.filter((c) => !failing.includes(c)));
+    for (const c of ordered) {
+      body.appendChild(el("tr", { class: "st-" + c.status }, [
+        el("td", { "data-area": c.area, text: window.I18N.has("area_" + c.area) ? t("area_" + c.area) : c.area }),
+        el("td", { class: "subject", text: shortPaths(c.subject), title: c.subject }),
+        el("td", {}, el("span", { class: "badge st-" + c.status, text: t("status_" + c.status) })), el("td", { text: c.detail }),
+      ]));
+    }
+    table.appendChild(body);
+    out.appendChild(table);
   }
 
   // ---- wiring -------------------------------------------------------------------------
@@ -596,6 +630,7 @@
     window.I18N.onChange(() => {
       renderPortfolio(); renderResults(); renderEvidence();
       if (state.lastReport) showReport(state.lastReport);
+      if (state.lastVerify) renderVerify(state.lastVerify);
     });
     await loadPortfolio();
     showPage();
