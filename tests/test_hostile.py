@@ -124,6 +124,29 @@ def test_index_add_and_scan_keep_a_non_utf8_name(index_copy: Path, tmp_path: Pat
         assert any(s.endswith("bad\\xff\\xfe.png") for s in suspects), suspects
 
 
+def test_report_and_verify_keep_a_non_utf8_suspect(
+    built_index: Path, tmp_path: Path, backbone: Backbone
+) -> None:
+    # The record names the suspect as text; its provenance and the re-scan reach the file.
+    bad = os.path.join(os.fsencode(tmp_path), BAD_NAME)
+    _png(bad, seed=3)
+    out = make_report(
+        [os.fsdecode(bad)],
+        built_index,
+        CaseInfo(artist="ana_pastel", case_id="H-9"),
+        tmp_path / "case",
+        formats=("json",),
+        backbone=backbone,
+    )
+    assert out.json_path is not None
+    suspect = json.loads(out.json_path.read_text(encoding="utf-8"))["suspects"][0]
+    assert suspect["path"].endswith("bad\\xff\\xfe.png")
+    assert suspect["provenance"]["path"] == suspect["path"]
+    assert not any("could not be read" in w for w in suspect["provenance"]["warnings"])
+    result = verify_report(out.json_path)
+    assert result.ok, result.failures
+
+
 # 2. no regular-file check, no size cap ---------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable
 
+from simdetect.io.names import text_name
 from simdetect.provenance.aigc_label import aigc_signal
 from simdetect.provenance.c2pa_reader import c2pa_signal
 from simdetect.provenance.comfyui import comfyui_signal
@@ -54,14 +55,15 @@ def read_provenance(
     ``c2pa_trust_anchors_pem`` lets the caller supply the C2PA trust list so
     that ``trusted`` can become true; without it every signer is untrusted.
     """
-    name = os.fspath(path)
+    fs_path = os.fspath(path)
+    name = text_name(fs_path)  # the report names the file as text, even a non-UTF-8 one
     try:
-        size = os.path.getsize(name)
+        size = os.path.getsize(fs_path)
         if size > max_bytes:
             return _empty_report(
                 name, f"file is {size} bytes, over the {max_bytes}-byte limit; not parsed"
             )
-        with open(name, "rb") as fh:
+        with open(fs_path, "rb") as fh:
             data = fh.read()
     except FileNotFoundError:
         raise

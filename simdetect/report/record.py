@@ -278,7 +278,7 @@ def build_record(case: CaseInfo, scan: CaseScan, created_at: str | None = None) 
                 "near_duplicates": near_duplicates(row),
                 "copy": row.get("copy"),
                 "copy_check": row.get("copy_check"),
-                "provenance": read_provenance(row["suspect"]).to_dict(),
+                "provenance": read_provenance(fs_name(row["suspect"])).to_dict(),
                 "scan": row,
             }
         )

@@ -378,7 +378,7 @@ def check_scores(
         return
     scanner = open_scanner(snapshot, params, reproducible=True)
     context = scanner.context()
-    results = scan_in_order(scanner, [str(s["path"]) for _, s in present], backbone)
+    results = scan_in_order(scanner, [fs_name(str(s["path"])) for _, s in present], backbone)
     rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     for (i, s), result in zip(present, results, strict=True):
         if result.error:
@@ -461,7 +461,7 @@ def check_provenance(record: dict[str, Any], states: dict[str, str], out: Verifi
         path = str(s.get("path"))
         if states.get(path) not in ("ok", "changed"):
             continue
-        fresh = json.loads(json.dumps(read_provenance(path).to_dict(), ensure_ascii=False))
+        fresh = json.loads(json.dumps(read_provenance(fs_name(path)).to_dict(), ensure_ascii=False))
         recorded = s.get("provenance")
         subject = f"suspects[{i}] {Path(path).name}"
         if fresh == recorded:
