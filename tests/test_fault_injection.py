@@ -14,18 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parent.parent
 DRIVER = REPO / "tests" / "hostile" / "fault_driver.py"
 ROUNDS = 30
 
 
-@pytest.mark.xfail(
-    reason="failed once in a fresh-clone CI run after issues 11-13 merged; not yet diagnosed "
-    "(issue 13 stays open for it)",
-    strict=False,
-)
 def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path, seeds_dir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
@@ -40,6 +33,7 @@ def test_sigkill_at_random_moments_never_breaks_the_index(tmp_path: Path, seeds_
     print({k: v for k, v in summary.items() if k != "kills"})
     assert summary["rounds"] == ROUNDS
     assert {k["op"] for k in summary["kills"]} == {"add", "remove", "optimize", "merge", "audit"}
-    # Delays run to 0.85x each operation's duration as measured once; on a busy machine a
-    # run can still finish first, so at least 20 of the 30 must have hit a running one.
-    assert summary["killed_mid_run"] >= 20, summary
+    # A round whose operation finished before the kill is retried with half the delay
+    # (up to four times), so nearly every round kills a running operation however busy
+    # the machine is.
+    assert summary["killed_mid_run"] >= 25, summary
