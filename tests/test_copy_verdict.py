@@ -24,6 +24,8 @@ from simdetect.copies.verdict import (
     CopyGate,
     CopyWork,
     RegionCache,
+    copy_hashes,
+    prepare_for_copies,
 )
 from simdetect.io import load_image
 
@@ -150,6 +152,38 @@ def test_crop_rotate_recompress_copy_names_its_source(
         assert transform["mirrored"] is False
         assert 0.7 < transform["scale"] < 1.4
         assert len(row["region"]["source_polygon"]) == 4
+
+
+def test_query_cache_serves_a_suspect_without_decoding_it_again(
+    detector: CopyDetector, works: list[CopyWork], describer: RegionDescriber, tmp_path: Path
+) -> None:
+    # A report's verify re-checks the same suspect: with a query cache, the second check
+    # reads its description by SHA-256 and gives the same verdict without the pixels.
+    source = works[3]
+    copy = _crop_rotate_jpeg(source.path, tmp_path)
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+    loaded = load_image(copy)
+    size = (loaded.width, loaded.height)
+    cached = CopyDetector(
+        detector.index,
+        detector.works,
+        describer,
+        detector.gate,
+        query_cache=RegionCache(tmp_path / "queries", describer.fingerprint),
+    )
+    # The scan hands in the file's own pHash, so a closed gate never needs the pixels.
+    hashes = copy_hashes(prepare_for_copies(loaded.image))[:1]
+    first = cached.check(loaded.image, size=size, hashes=hashes, sha256=digest)
+    assert cached.query_cache is not None and cached.query_cache.has(digest)
+
+    def never_decoded() -> Image.Image:
+        raise AssertionError("the cached suspect was decoded again")
+
+    again = cached.check(never_decoded, size=size, hashes=hashes, sha256=digest)
+    assert again[0] == first[0] and first[0].state == STATE_COPY
+    assert first[1] is not None and again[1] is not None
+    assert again[1].to_json() == first[1].to_json()
+    assert again[1].to_json()["source"]["sha256"] == source.sha256
 
 
 def test_turn_the_other_way_reads_negative(

@@ -120,6 +120,10 @@ def open_detector(
         )
     except ValueError as exc:
         raise CopyUnavailable(str(exc)) from None
+    if shared:
+        # Only a cache the user configured also keeps suspects (about 230 KB each), so
+        # a platform's millions of scanned images never fill an index folder.
+        detector.query_cache = RegionCache(base / "queries", describer.fingerprint)
     kept = {w.sha256 for w in detector.works}
     by_sha = {w.sha256: r for w, r in zip(works, rows, strict=True) if w.sha256 in kept}
     return detector, [by_sha[w.sha256] for w in detector.works]

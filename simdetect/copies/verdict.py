@@ -289,6 +289,9 @@ class CopyDetector:
     gate: CopyGate = field(default_factory=CopyGate)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     style_candidates: int = 3
+    # Suspects' descriptions by content (opt-in: a shared cache directory is configured).
+    # A report, its verify and any re-scan describe the same suspects again otherwise.
+    query_cache: RegionCache | None = None
 
     @property
     def target_fpr(self) -> float:
@@ -392,6 +395,7 @@ class CopyDetector:
         cosines: np.ndarray | None = None,
         size: tuple[int, int] | None = None,
         hashes: Sequence[str] | None = None,
+        sha256: str | None = None,
     ) -> tuple[CopyCheck, CopyFinding | None]:
         """The copy verdict for one suspect.
 
@@ -400,6 +404,8 @@ class CopyDetector:
         file again. ``cosines`` are the style similarities to ``works`` (same order),
         as the scan computed them; ``size`` is the suspect's pixel size as stored
         (defaults to the image's), so coordinates are in the file's own pixels.
+        ``sha256`` (the suspect's content hash) lets ``query_cache`` serve its
+        description without decoding the file again.
         """
         prepared: Image.Image | None = None
         if hashes is None:
@@ -417,15 +423,24 @@ class CopyDetector:
             base.gate = "closed"
             base.gate_reason = "no indexed work close enough by pHash or style similarity"
             return base, None
-        if prepared is None:
-            prepared = prepare_for_copies(image() if callable(image) else image)
-            # The caller's hashes may lack the mirror image's, which matching needs.
-            hashes = copy_hashes(prepared)
-        if size is None:
-            original = image if isinstance(image, Image.Image) else prepared
-            size = original.size
         base.gate, base.gate_reason = "passed", why
-        regions = self.describer.describe_query(prepared)
+        cache = self.query_cache if sha256 is not None and size is not None else None
+        cached = None if cache is None or sha256 is None else cache.get(sha256)
+        if cached is not None:
+            regions, joined = cached
+            hashes = joined.split()
+        else:
+            if prepared is None:
+                prepared = prepare_for_copies(image() if callable(image) else image)
+                # The caller's hashes may lack the mirror image's, which matching needs.
+                hashes = copy_hashes(prepared)
+            if size is None:
+                original = image if isinstance(image, Image.Image) else prepared
+                size = original.size
+            regions = self.describer.describe_query(prepared)
+            if cache is not None and sha256 is not None:
+                cache.put(sha256, regions, " ".join(hashes))
+        assert size is not None
         # The style descriptor's nearest works join the region short list: on edited
         # copies it ranks the source first far more often than it separates copies
         # from the artist's other works (titian-fullres, 50% crops: 95% top-1).

@@ -85,7 +85,7 @@ class CopyStep:
         hashes = [rec.phash] if rec.phash else None
         try:
             check, finding = detector.check(
-                image, cosines, size=(rec.width, rec.height), hashes=hashes
+                image, cosines, size=(rec.width, rec.height), hashes=hashes, sha256=rec.sha256
             )
         except ImageLoadError as exc:
             return None, CopyCheck.not_checked(exc.reason, self.target_fpr).to_json()
