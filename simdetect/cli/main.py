@@ -17,6 +17,7 @@ from simdetect.cli import (
     audit,
     backbones,
     benchmark,
+    case,
     demo,
     evaluate,
     index,
@@ -67,6 +68,7 @@ app.add_typer(benchmark.app, name="benchmark")
 app.command("eval")(evaluate.eval_cmd)
 app.command("demo")(demo.demo_cmd)
 app.command("report")(report.report_cmd)
+app.command("case")(case.case_cmd)
 app.command("verify")(report.verify_cmd)
 app.command("audit")(audit.audit_cmd)
 app.command("serve")(serve.serve_cmd)

@@ -65,6 +65,20 @@ def record_json(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
+def check_report_folder(out_dir: Path, overwrite: bool) -> None:
+    """Refuse a folder that is a file, or holds anything, unless it may be replaced."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"the case folder {out_dir} is a file")
+    held = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    if held and not overwrite:
+        shown = ", ".join(held[:4]) + (" …" if len(held) > 4 else "")
+        raise ReportError(
+            f"the case folder {out_dir} is not empty ({shown}); choose an empty folder, or "
+            "set {} to replace everything in it with this report",
+            "overwrite",
+        )
+
+
 def make_report(
     suspects: Sequence[str | os.PathLike[str]],
     index_dir: Path,
@@ -100,16 +114,7 @@ def make_report(
     if top_k < 1:
         raise ReportError("{} must be at least 1", "top_k")
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ReportError(f"the case folder {out_dir} is a file")
-    held = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
-    if held and not overwrite:
-        shown = ", ".join(held[:4]) + (" …" if len(held) > 4 else "")
-        raise ReportError(
-            f"the case folder {out_dir} is not empty ({shown}); choose an empty folder, or "
-            "set {} to replace everything in it with this report",
-            "overwrite",
-        )
+    check_report_folder(out_dir, overwrite)
     snapshot = open_index(index_dir)
     check_artist(snapshot, case.artist)
     files = suspect_files(suspects)

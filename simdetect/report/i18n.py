@@ -420,6 +420,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{works} 件作品，{artists} 位艺术家，{background} 组背景作品",
         "{works} works, {artists} artists, {background} background sets",
     ),
+    "method.index.background": ("对照作品（背景）", "Background (comparison works)"),
+    "method.index.background.none": (
+        "无：分数只相对于已收录的其他艺术家",
+        "none: scores are relative to the other indexed artists only",
+    ),
     "method.index.files": ("索引文件 SHA-256", "Index files SHA-256"),
     "method.calibration": ("校准计算时间", "Calibration computed"),
     "method.inputs": ("输入文件", "Input files"),
