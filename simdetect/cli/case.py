@@ -17,7 +17,7 @@ from simdetect.cli.common import (
     progress_bar,
     user_errors,
 )
-from simdetect.cli.report import DEFAULT_FORMATS
+from simdetect.cli.report import DEFAULT_FORMATS, CaseIdOpt, FormatsOpt, LangOpt
 
 if TYPE_CHECKING:
     from simdetect.report.artist_case import CaseRun
@@ -156,13 +156,9 @@ def case_cmd(
             "(never reported as matches; they make the scores calibrated).",
         ),
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="zh, en or both.")] = "both",
-    case_id: Annotated[
-        str | None, typer.Option("--case-id", help="Case reference (default: SD-date-time).")
-    ] = None,
-    formats: Annotated[
-        str, typer.Option("--format", help="Comma-separated subset of html,pdf,json.")
-    ] = DEFAULT_FORMATS,
+    lang: LangOpt = "both",
+    case_id: CaseIdOpt = None,
+    formats: FormatsOpt = DEFAULT_FORMATS,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
     family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
     overwrite: Annotated[

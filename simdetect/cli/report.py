@@ -25,6 +25,14 @@ if TYPE_CHECKING:  # the renderers load only when a report command runs
     from simdetect.report.verify import Verification
 
 DEFAULT_FORMATS = "html,pdf,json"
+# Options `report` and `case` share.
+LangOpt = Annotated[str, typer.Option("--lang", help="zh, en or both.")]
+CaseIdOpt = Annotated[
+    str | None, typer.Option("--case-id", help="Case reference (default: SD-date-time).")
+]
+FormatsOpt = Annotated[
+    str, typer.Option("--format", help="Comma-separated subset of html,pdf,json.")
+]
 STATUS_STYLE = {
     "ok": "green",
     "info": "cyan",
@@ -96,17 +104,13 @@ def report_cmd(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the report into.")],
     index: IndexOpt = DEFAULT_INDEX,
-    lang: Annotated[str, typer.Option("--lang", help="zh, en or both.")] = "both",
-    case_id: Annotated[
-        str | None, typer.Option("--case-id", help="Case reference (default: SD-date-time).")
-    ] = None,
+    lang: LangOpt = "both",
+    case_id: CaseIdOpt = None,
     claimant: Annotated[str | None, typer.Option("--claimant", help="Claimant's name.")] = None,
     respondent: Annotated[
         str | None, typer.Option("--respondent", help="Respondent's name.")
     ] = None,
-    formats: Annotated[
-        str, typer.Option("--format", help="Comma-separated subset of html,pdf,json.")
-    ] = DEFAULT_FORMATS,
+    formats: FormatsOpt = DEFAULT_FORMATS,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Nearest works to show.")] = 5,
     overwrite: Annotated[
