@@ -22,39 +22,13 @@ from simdetect.cli.report import DEFAULT_FORMATS, CaseIdOpt, FormatsOpt, LangOpt
 if TYPE_CHECKING:
     from simdetect.report.artist_case import CaseRun
 
-# The terminal summary in the report's language(s): (zh, en).
-SUMMARY: dict[str, tuple[str, str]] = {
-    "case": (
-        "案件 {id}：针对艺术家 {artist} 检查了 {n} 张图像",
-        "case {id}: {n} image(s) examined for artist {artist}",
-    ),
-    "index": (
-        "作品集：新收录 {added} 件，已收录 {known} 件；对照作品（背景）：{background}",
-        "portfolio: {added} works added, {known} already indexed; background: {background}",
-    ),
-    "no_background": ("无", "none"),
-    "copy": (
-        "  [bold red]编辑后的复制品[/]：源作品 {work}（{artist}），判定依据 {by}，p {p}",
-        "  [bold red]EDITED COPY[/] of {work} by {artist} (decided by {by}, p {p})",
-    ),
-    "match": (
-        "  风格：判定接近 {artist}（误报率 {fpr}，p {p}）",
-        "  style: decided for {artist} at a {fpr} false-positive rate (p {p})",
-    ),
-    "no_match": ("  风格：未判定为 {artist}（p {p}）", "  style: not decided for {artist} (p {p})"),
-    "undecided": ("  风格：无法判定。{reason}", "  style: no decision. {reason}"),
-    "flagged": (
-        "  在整体误报率 {fpr} 下被标记为 {artist} 的风格",
-        "  flagged for {artist} at a {fpr} family-wise rate",
-    ),
-    "files": ("报告文件", "report files"),
-    "verify": ("核验命令", "verify with"),
-}
-
 
 def _say(key: str, lang: str, **params: object) -> str:
-    zh, en = SUMMARY[key]
-    return (zh if lang == "zh" else en).format(**params)
+    """One line of the terminal summary, worded by the report's string table."""
+    from simdetect.report.i18n import text
+
+    lg: Any = lang
+    return text(f"case.summary.{key}", lg, **params)
 
 
 def _reason(entry: dict[str, Any], calibrated: bool, lang: str) -> str:
@@ -102,11 +76,13 @@ def print_case(run: CaseRun) -> None:
             if copy:
                 src = copy["source"]
                 console.print(
-                    _say(
+                    "  "
+                    + _say(
                         "copy", lang, work=escape(Path(src["path"]).name),
                         artist=escape(src["artist"]), by=escape(str(copy["decided_by"])),
                         p=format_p(copy["p_value"]),
-                    )
+                    ),
+                    style="bold red",
                 )  # fmt: skip
             entry = s["claimant"]["entry"] or {}
             decision = entry.get("decision")
@@ -114,17 +90,19 @@ def print_case(run: CaseRun) -> None:
             artist = escape(case["artist"])
             if decision is True:
                 fpr = format_share(entry.get("target_fpr"))
-                console.print(_say("match", lang, artist=artist, fpr=fpr, p=p))
+                console.print("  " + _say("match", lang, artist=artist, fpr=fpr, p=p))
             elif decision is False:
-                console.print(_say("no_match", lang, artist=artist, p=p))
+                console.print("  " + _say("no_match", lang, artist=artist, p=p))
             scan = s.get("scan") or {}
             if decision is None:
                 calibrated = (scan.get("calibration") or {}).get("state") == "calibrated"
                 reason = _reason(entry, calibrated, lang)
-                console.print(_say("undecided", lang, reason=escape(reason)))
+                console.print("  " + _say("undecided", lang, reason=escape(reason)))
             if scan.get("flagged") and scan.get("flagged_artist"):
                 fpr = format_share(scan.get("family_fpr") or DEFAULT_FAMILY_FPR)
-                console.print(_say("flagged", lang, artist=escape(scan["flagged_artist"]), fpr=fpr))
+                console.print(
+                    "  " + _say("flagged", lang, artist=escape(scan["flagged_artist"]), fpr=fpr)
+                )
     outputs = run.outputs
     paths = [p for p in (outputs.json_path, outputs.html_path, outputs.pdf_path) if p]
     label = " / ".join(_say("files", lang) for lang in case.get("languages") or ["en"])

@@ -124,6 +124,35 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Too few works by other artists ({n}) to decide at a {fpr} false-positive rate; "
         "at least {needed} are needed.",
     ),
+    # `simdetect case` prints its summary in the report's language.
+    "case.summary.case": (
+        "案件 {id}：针对艺术家 {artist} 检查了 {n} 张图像",
+        "case {id}: {n} image(s) examined for artist {artist}",
+    ),
+    "case.summary.index": (
+        "作品集：新收录 {added} 件，已收录 {known} 件；对照作品（背景）：{background}",
+        "portfolio: {added} works added, {known} already indexed; background: {background}",
+    ),
+    "case.summary.no_background": ("无", "none"),
+    "case.summary.copy": (
+        "编辑后的复制品：源作品 {work}（{artist}），判定依据 {by}，p {p}",
+        "EDITED COPY of {work} by {artist} (decided by {by}, p {p})",
+    ),
+    "case.summary.match": (
+        "风格：判定接近 {artist}（误报率 {fpr}，p {p}）",
+        "style: decided for {artist} at a {fpr} false-positive rate (p {p})",
+    ),
+    "case.summary.no_match": (
+        "风格：未判定为 {artist}（p {p}）",
+        "style: not decided for {artist} (p {p})",
+    ),
+    "case.summary.undecided": ("风格：无法判定。{reason}", "style: no decision. {reason}"),
+    "case.summary.flagged": (
+        "在整体误报率 {fpr} 下被标记为 {artist} 的风格",
+        "flagged for {artist} at a {fpr} family-wise rate",
+    ),
+    "case.summary.files": ("报告文件", "report files"),
+    "case.summary.verify": ("核验命令", "verify with"),
     "reason.other": ("无法判定：{reason}", "No decision: {reason}"),
     "copy.badge": ("编辑后的复制品", "Edited copy"),
     "copy.title": ("编辑后的复制品：{work}", "Edited copy of {work}"),
