@@ -36,8 +36,8 @@ RANK_FIELDS = {
     "genuine_percentile", "n_genuine", "decision", "threshold", "target_fpr",
     "fpr_at_threshold", "n_works", "reason",
 }  # fmt: skip
-FILE_FIELDS = {"role", "artist", "path", "sha256", "phash", "size_bytes", "format", "width",
-               "height", "status"}  # fmt: skip
+FILE_FIELDS = {"role", "artist", "path", "source_path", "sha256", "phash", "size_bytes",
+               "format", "width", "height", "status"}  # fmt: skip
 ZH_ONLY = ("结论概要", "局限性", "方法与可复现性")
 EN_ONLY = ("Summary", "Limitations", "Method and reproducibility")
 
@@ -69,10 +69,10 @@ def report(
 
 
 def tampered_copy(report: ReportOutputs, tmp_path: Path) -> Path:
+    """A copy of the whole case folder (the record names its files inside it)."""
     assert report.json_path is not None
-    dest = tmp_path / JSON_NAME
-    shutil.copy2(report.json_path, dest)
-    return dest
+    folder = Path(shutil.copytree(report.json_path.parent, tmp_path / "case"))
+    return folder / JSON_NAME
 
 
 def flip_byte(path: Path, offset: int) -> None:
@@ -106,7 +106,12 @@ def test_record_holds_every_documented_field(report: ReportOutputs) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", index["snapshot_digest"])
     assert index["generation"] >= 1 and index["works"] == sum(index["artists"].values())
 
-    assert [Path(s["path"]).name for s in record["suspects"]] == [IMITATION, UNRELATED]
+    assert [Path(s["source_path"]).name for s in record["suspects"]] == [IMITATION, UNRELATED]
+    # Since record schema 2 the case folder keeps the files it names (report/portable.py).
+    assert [s["path"] for s in record["suspects"]] == [
+        f"suspects/01-{IMITATION}",
+        f"suspects/02-{UNRELATED}",
+    ]
     for s in record["suspects"]:
         row = s["scan"]
         assert row["schema_version"] == 3 and row["sha256"] == s["sha256"]
@@ -246,11 +251,15 @@ def test_verify_names_a_suspect_file_whose_byte_flipped(
         formats=("json",),
         backbone=backbone,
     )
-    flip_byte(suspect, suspect.stat().st_size // 2)
+    assert out.json_path is not None
+    kept = out.record["suspects"][0]["path"]  # the case folder's copy is the evidence
+    flip_byte(suspect, suspect.stat().st_size // 2)  # the original may change: not evidence
+    assert invoke("verify", out.json_path).exit_code == 0
+    flip_byte(out.json_path.parent / kept, (suspect.stat().st_size // 2) + 1)
     result = invoke("verify", out.json_path, "--index", built_index)
     assert result.exit_code == 1, result.output
     changed = [line for line in result.output.splitlines() if "CHANGED" in line]
-    assert any("file" in line and str(suspect) in line for line in changed), result.output
+    assert any("file" in line and kept in line for line in changed), result.output
     assert "the file changed" in result.output
     assert "CHANGED  record" not in result.output  # the record itself is intact
 
@@ -270,9 +279,16 @@ def test_verify_reports_a_missing_file(report: ReportOutputs, tmp_path: Path) ->
 def test_verify_refuses_to_rescore_on_a_changed_index(
     report: ReportOutputs, index_copy: Path, seeds_dir: Path, backbone: Backbone
 ) -> None:
-    with IndexWriter(index_copy) as writer:
-        assert writer.remove_files([str(seeds_dir / "artists" / "pip_dots" / "pip_dots_01.jpg")])
-        writer.commit()
+    def remove(name: str) -> None:
+        with IndexWriter(index_copy) as writer:
+            assert writer.remove_files([str(seeds_dir / "artists" / "pip_dots" / name)])
+            writer.commit()
+
+    remove("pip_dots_01.jpg")  # the recorded generation is still kept: it is chosen
+    kept = invoke("verify", report.json_path, "--index", index_copy)
+    assert kept.exit_code == 0, kept.output
+    assert "an older generation" in kept.output
+    remove("pip_dots_02.jpg")  # now it is pruned
     result = invoke("verify", report.json_path, "--index", index_copy)
     assert result.exit_code == 1
     assert re.search(r"REFUSED\s+index", result.output)
@@ -335,8 +351,8 @@ def test_conditional_limitations_appear_only_when_they_apply(
     report: ReportOutputs, tmp_path: Path, seeds_dir: Path, backbone: Backbone
 ) -> None:
     strict = make_report(
-        [report.record["suspects"][0]["path"]],
-        Path(report.record["index"]["path"]),
+        [report.record["suspects"][0]["source_path"]],
+        Path(report.record["index"]["source_path"]),
         CaseInfo(artist=ARTIST, case_id="T-2", languages=("en",)),
         tmp_path / "strict",
         formats=("json",),
@@ -350,7 +366,7 @@ def test_conditional_limitations_appear_only_when_they_apply(
     single = tmp_path / "single"
     add_paths(single, [seeds_dir / "artists" / ARTIST], ARTIST, backbone=backbone)
     alone = make_report(
-        [report.record["suspects"][0]["path"]],
+        [report.record["suspects"][0]["source_path"]],
         single,
         CaseInfo(artist=ARTIST, case_id="T-3"),
         tmp_path / "alone",

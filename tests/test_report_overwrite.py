@@ -15,7 +15,9 @@ from simdetect.report.record import CaseInfo
 
 SUSPECT = "suspect_02.jpg"
 ARTIST = "pip_dots"
-EXPECTED_FILES = ["evidence.json", "renderings.sha256", "report.html"]
+EXPECTED_FILES = [
+    "evidence.json", "renderings.sha256", "report.html", "snapshot", "suspects", "works"
+]  # fmt: skip
 
 
 def test_report_refuses_a_used_folder_and_replaces_it_whole_when_asked(

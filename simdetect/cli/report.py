@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +20,7 @@ from simdetect.cli.common import (
     console,
     user_errors,
 )
+from simdetect.errors import UserError
 
 if TYPE_CHECKING:  # the renderers load only when a report command runs
     from simdetect.report.case import ReportOutputs
@@ -42,6 +44,15 @@ STATUS_STYLE = {
     "refused": "bold red",
     "error": "bold red",
 }
+SnapshotOpt = Annotated[
+    bool,
+    typer.Option(
+        "--snapshot/--no-snapshot",
+        help="Keep a copy of the index state used in the report folder, so the folder "
+        "verifies on another machine and after the index grows (default). Without it, "
+        "verify needs the original index at its recorded state.",
+    ),
+]
 VERDICT = {True: "above the decision threshold", False: "below the decision threshold"}
 
 
@@ -121,8 +132,13 @@ def report_cmd(
     ] = False,
     reference: ReferenceOpt = None,
     family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
+    snapshot: SnapshotOpt = True,
 ) -> None:
-    """Write the evidence report of one case: JSON record, HTML and PDF, in Chinese and English."""
+    """Write the evidence report of one case: JSON record, HTML and PDF, in Chinese and English.
+
+    The folder also keeps copies of the suspects, of the works shown and of the index
+    state used, so it can be moved to another machine and still verifies there.
+    """
     from simdetect.report.case import make_report, parse_formats
     from simdetect.report.i18n import parse_languages
     from simdetect.report.record import CaseInfo, default_case_id
@@ -146,6 +162,7 @@ def report_cmd(
             overwrite=overwrite,
             reference=reference,
             family_fpr=family_fpr,
+            include_snapshot=snapshot,
         )
     _print_outputs(outputs)
 
@@ -181,12 +198,51 @@ def verify_cmd(
         str | None,
         typer.Option("--expect-digest", help="The digest printed on the filed copy, to compare."),
     ] = None,
+    suspects: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--suspects",
+            help="Folder to look in, by SHA-256, for files that are not where the record "
+            "says (suspects or works moved to another place); may be repeated.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the checks as one JSON object on stdout."),
+    ] = False,
 ) -> None:
     """Re-check a report: its digest, its files and every score (exit 0 only if all match)."""
     from simdetect.report.verify import verify_report
 
     with user_errors():
-        result = verify_report(report, index, rescan=not no_rescan, expect_digest=expect_digest)
-    print_verification(result)
+        for folder in suspects or []:
+            if not folder.is_dir():
+                raise UserError(f"{folder}: not a folder to look for files in")
+        result = verify_report(
+            report,
+            index,
+            rescan=not no_rescan,
+            expect_digest=expect_digest,
+            search=suspects or (),
+        )
+    if as_json:
+        typer.echo(json.dumps(verification_json(result), ensure_ascii=False))
+    else:
+        print_verification(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def verification_json(result: Verification) -> dict[str, object]:
+    """The outcome for scripts: every check, and whether all of them matched."""
+    from simdetect.io.names import text_name
+
+    return {
+        "record": text_name(result.path),
+        "ok": result.ok,
+        "failures": len(result.failures),
+        "checks": [
+            {"area": c.area, "subject": c.subject, "status": c.status, "detail": c.detail}
+            for c in result.checks
+        ],
+    }

@@ -292,6 +292,9 @@ class CopyDetector:
     # Suspects' descriptions by content (opt-in: a shared cache directory is configured).
     # A report, its verify and any re-scan describe the same suspects again otherwise.
     query_cache: RegionCache | None = None
+    # Where the calibrated copy index is stored (None when it could not be): an evidence
+    # folder copies it so the copy verdict can be re-checked without the works' files.
+    stored_at: Path | None = None
 
     @property
     def target_fpr(self) -> float:
@@ -340,19 +343,17 @@ class CopyDetector:
         ``index_dir`` keeps the calibrated copy index keyed by what it was built from.
         """
         gate = gate or CopyGate()
-        # Once every work is described and the copy index of exactly these works is
-        # stored, an open (one per scan) needs nothing else: the region sets are only
-        # ever read to build that index.
-        if (
-            cache is not None
-            and index_dir is not None
-            and len(works) >= 2
-            and all(cache.has(w.sha256) for w in works)
-        ):
+        # Once the copy index of exactly these works is stored, an open (one per scan)
+        # needs nothing else: the region sets are only ever read to build that index, and
+        # it is stored only when every one of these works was read and described. So an
+        # index moved without its works' files (a case folder on a lawyer's machine)
+        # still detects copies exactly as when the report was made.
+        if index_dir is not None and len(works) >= 2:
             key = _index_key(describer.fingerprint, [w.sha256 for w in works], target_fpr)
-            stored = _load_index(Path(index_dir) / f"index-{key[:24]}")
+            where = Path(index_dir) / f"index-{key[:24]}"
+            stored = _load_index(where)
             if stored is not None:
-                return cls(stored, list(works), describer, gate, [])
+                return cls(stored, list(works), describer, gate, [], stored_at=where)
         kept: list[CopyWork] = []
         sets: list[RegionSet] = []
         hashes: list[str] = []
@@ -387,7 +388,8 @@ class CopyDetector:
                     index.save(saved)
                 except OSError as exc:
                     log.warning("could not store the copy index in %s: %s", saved, exc)
-        return cls(index, kept, describer, gate, skipped)
+                    saved = None
+        return cls(index, kept, describer, gate, skipped, stored_at=saved)
 
     def check(
         self,

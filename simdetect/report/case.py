@@ -93,6 +93,7 @@ def make_report(
     backbone: Backbone | None = None,
     created_at: str | None = None,
     overwrite: bool = False,
+    include_snapshot: bool = True,
 ) -> ReportOutputs:
     """Scan `suspects` against `index_dir` for `case` and write the asked-for formats.
 
@@ -101,6 +102,10 @@ def make_report(
     no half-made case folder. The artefacts are written into a staging folder beside
     `out_dir` and swapped in together: a record and an HTML page from two different runs
     can never sit side by side (the old folder is replaced whole, only with `overwrite`).
+
+    The folder also keeps copies of the suspects, of the indexed works the record shows
+    and (``include_snapshot``) of the index generation used (`simdetect.report.portable`),
+    so it verifies on another machine and after the index has grown.
     """
     formats = tuple(formats)
     if not set(formats) <= set(FORMATS) or not formats:
@@ -123,16 +128,16 @@ def make_report(
         top_k=top_k, target_fpr=target_fpr, reference=reference, family_fpr=family_fpr
     )
     scan = scan_case(files, snapshot, backbone, params)
-    record = build_record(case, scan, created_at)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
     try:
+        record = build_record(case, scan, created_at, pack_into=stage, snapshot=include_snapshot)
         json_path = out_dir / JSON_NAME
         if "json" in formats:
             atomic_write_text(stage / JSON_NAME, record_json(record))
         if "html" in formats or "pdf" in formats:
-            html = render_html(record, json_path)
+            html = render_html(record, json_path, base=stage)
             if "html" in formats:
                 atomic_write_text(stage / HTML_NAME, html)
             if "pdf" in formats:

@@ -41,6 +41,7 @@ from simdetect.report.i18n import (
 from simdetect.report.images import png_data_uri, thumbnail_data_uri
 from simdetect.report.limitations import needed_impostors, undecided_code
 from simdetect.report.plots import distribution_png, ranking_png
+from simdetect.report.portable import is_packed, resolve_recorded
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -402,7 +403,7 @@ def _suspect_view(
     ]
     copy = _copy_finding(suspect, scan, bi, target, thumbs)
     return {
-        "name": Path(suspect["path"]).name,
+        "name": Path(suspect.get("source_path") or suspect["path"]).name,
         "path": suspect["path"],
         "sha256": suspect["sha256"],
         "thumb": thumbs.get(suspect["sha256"]),
@@ -479,15 +480,22 @@ def _copy_check_text(suspect: dict[str, Any], bi: Bilingual) -> Markup | None:
 
 
 def verify_command(json_path: Path | str, index_path: str) -> str:
-    return f"simdetect verify {shlex.quote(str(json_path))} --index {shlex.quote(index_path)}"
+    """The command that re-checks the record; a record with its own index snapshot needs
+    no index named."""
+    command = f"simdetect verify {shlex.quote(str(json_path))}"
+    if is_packed(index_path):
+        return command
+    return f"{command} --index {shlex.quote(index_path)}"
 
 
-def load_thumbnails(record: dict[str, Any]) -> dict[str, str | None]:
-    """Pictures of every input whose bytes are still the recorded ones, keyed by SHA-256."""
+def load_thumbnails(record: dict[str, Any], base: Path | None = None) -> dict[str, str | None]:
+    """Pictures of every input whose bytes are still the recorded ones, keyed by SHA-256;
+    relative paths are inside ``base`` (the case folder)."""
     thumbs: dict[str, str | None] = {}
     for item in record["inputs"]:
         if item["sha256"] not in thumbs:
-            thumbs[item["sha256"]] = thumbnail_data_uri(item["path"], item["sha256"])
+            path = resolve_recorded(base or Path.cwd(), str(item["path"]))
+            thumbs[item["sha256"]] = thumbnail_data_uri(path, item["sha256"])
     return thumbs
 
 
@@ -495,11 +503,12 @@ def render_html(
     record: dict[str, Any],
     json_path: Path | str,
     thumbnails: Mapping[str, str | None] | None = None,
+    base: Path | None = None,
 ) -> str:
     """The report as one HTML document, in the languages the record's case names."""
     langs: tuple[Lang, ...] = tuple(record["case"]["languages"])
     bi = Bilingual(langs)
-    thumbs = load_thumbnails(record) if thumbnails is None else thumbnails
+    thumbs = load_thumbnails(record, base) if thumbnails is None else thumbnails
     method = record["method"]
     index = record["index"]
     fp = method["backbone"]["fingerprint"]
@@ -513,6 +522,9 @@ def render_html(
             "role": bi.inline(f"role.{item['role']}"),
             "artist": item["artist"],
             "path": item["path"],
+            "source_path": item.get("source_path")
+            if item.get("source_path") != item["path"]
+            else None,
             "sha256": item["sha256"],
             "phash": item["phash"],
             "size": format_int(item["size_bytes"]),

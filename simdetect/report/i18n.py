@@ -458,12 +458,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "method.calibration": ("校准计算时间", "Calibration computed"),
     "method.inputs": ("输入文件", "Input files"),
     "method.inputs.intro": (
-        "报告引用的每一个文件：涉案图像，以及作为最相近作品列出的已收录作品。",
+        "报告引用的每一个文件：涉案图像，以及作为最相近作品列出的已收录作品。"
+        "相对路径指本报告文件夹内保存的副本（连同所用索引状态的副本），"
+        "因此整个文件夹可以移到另一台机器上验证。",
         "Every file the report refers to: the images examined and the indexed works listed "
-        "as nearest matches.",
+        "as nearest matches. Relative paths are copies kept in this report's folder (with a "
+        "copy of the index state used), so the whole folder can be moved to another machine "
+        "and verified there.",
     ),
     "col.role": ("角色", "Role"),
     "col.path": ("路径", "Path"),
+    "col.source_path": ("原始位置：", "copied from"),
     "col.sha256": ("SHA-256", "SHA-256"),
     "col.phash": ("感知哈希", "Perceptual hash"),
     "col.size": ("字节数", "Bytes"),

@@ -24,11 +24,14 @@ from simdetect.report.canonical import ALGORITHM, seal
 from simdetect.report.errors import ReportError
 from simdetect.report.i18n import LANGS, Lang
 from simdetect.report.limitations import limitations
+from simdetect.report.portable import pack_case
 from simdetect.report.software import software_versions
 from simdetect.report.suspects import CaseScan
 
 SCHEMA = "simdetect-evidence-record"
-SCHEMA_VERSION = 1
+# 2: paths relative to the record's folder (copies of the files and the index snapshot
+# kept there) with ``source_path`` naming where each was found; 1 named absolute paths.
+SCHEMA_VERSION = 2
 QUANTILES = {
     "p01": 0.01,
     "p05": 0.05,
@@ -264,8 +267,20 @@ def index_section(scan: CaseScan) -> dict[str, Any]:
     }
 
 
-def build_record(case: CaseInfo, scan: CaseScan, created_at: str | None = None) -> dict[str, Any]:
-    """The sealed record (section digests and digest included) for one case."""
+def build_record(
+    case: CaseInfo,
+    scan: CaseScan,
+    created_at: str | None = None,
+    *,
+    pack_into: Path | None = None,
+    snapshot: bool = True,
+) -> dict[str, Any]:
+    """The sealed record (section digests and digest included) for one case.
+
+    With ``pack_into`` (the case folder being written), the files the record names and
+    (with ``snapshot``) the index generation are copied there and the record names them
+    relative to that folder, so the folder verifies wherever it is moved.
+    """
     check_artist(scan.snapshot, case.artist)
     suspects = []
     for row in scan.rows:
@@ -301,5 +316,7 @@ def build_record(case: CaseInfo, scan: CaseScan, created_at: str | None = None) 
         "suspects": suspects,
         "inputs": input_files(scan),
     }
+    if pack_into is not None:
+        pack_case(record, scan, pack_into, snapshot=snapshot)
     record["limitations"] = limitations(record)
     return seal(record)

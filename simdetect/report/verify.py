@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -25,11 +26,12 @@ from simdetect.index.build import backbone_for_index
 from simdetect.index.manifest import IndexCorrupt
 from simdetect.index.store import FingerprintMismatch, IndexNotFound, IndexSnapshot, open_index
 from simdetect.io.hashing import sha256_file
-from simdetect.io.names import fs_name
+from simdetect.io.names import text_name
 from simdetect.provenance import read_provenance
 from simdetect.report.canonical import DIGEST_KEY, SECTIONS_KEY, record_digest, section_digests
 from simdetect.report.errors import ReportError
 from simdetect.report.limitations import limitations
+from simdetect.report.portable import find_by_sha256, resolve_recorded
 from simdetect.report.record import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -172,27 +174,60 @@ def check_integrity(record: dict[str, Any], out: Verification, expect: str | Non
         out.add("record", "expected digest", status, f"expected {expect}, record has {recorded}")
 
 
-def check_files(record: dict[str, Any], out: Verification) -> dict[str, str]:
-    """Re-hash every input; returns path → status for the files it could judge."""
-    states: dict[str, str] = {}
+@dataclass(frozen=True)
+class FileState:
+    """What became of one recorded file: its status and where it was found."""
+
+    status: str
+    path: Path | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.status in ("ok", "changed") and self.path is not None
+
+
+def _wanted(record: dict[str, Any], base: Path) -> dict[str, int]:
+    """sha256 → size of every input not at its recorded place (to look for elsewhere)."""
+    wanted: dict[str, int] = {}
+    for item in record.get("inputs", []):
+        path = resolve_recorded(base, str(item.get("path")))
+        if not path.is_file() and isinstance(item.get("sha256"), str):
+            wanted[item["sha256"]] = int(item.get("size_bytes") or 0)
+    return wanted
+
+
+def check_files(
+    record: dict[str, Any], out: Verification, base: Path, search: Sequence[Path] = ()
+) -> dict[str, FileState]:
+    """Re-hash every input; returns recorded path → what became of it.
+
+    Relative paths are inside the record's folder (``base``). A file not at its place is
+    looked for by SHA-256 in ``search`` (the suspects moved to another folder).
+    """
+    found = find_by_sha256(search, _wanted(record, base)) if search else {}
+    states: dict[str, FileState] = {}
     for i, item in enumerate(record.get("inputs", [])):
         recorded = str(item.get("path"))
-        path = Path(fs_name(recorded))  # names that are not UTF-8 are stored escaped
+        path = resolve_recorded(base, recorded)
         role = str(item.get("role", "file")).replace("_", " ")
         subject = f"inputs[{i}] {role} {recorded}"
+        where = ""
+        if not path.is_file() and item.get("sha256") in found:
+            path = found[item["sha256"]]
+            where = f", found by its SHA-256 at {text_name(path)}"
         if not path.is_file():
             out.add("file", subject, "missing", "not found at the recorded path")
-            states[recorded] = "missing"
+            states[recorded] = FileState("missing")
             continue
         try:
             actual = sha256_file(path)
         except OSError as exc:
             out.add("file", subject, "missing", f"cannot be read: {exc.strerror or exc}")
-            states[recorded] = "missing"
+            states[recorded] = FileState("missing")
             continue
         if actual == item.get("sha256"):
-            out.add("file", subject, "ok", f"sha256 {actual}")
-            states[recorded] = "ok"
+            out.add("file", subject, "ok", f"sha256 {actual}{where}")
+            states[recorded] = FileState("ok", path)
         else:
             out.add(
                 "file",
@@ -200,7 +235,7 @@ def check_files(record: dict[str, Any], out: Verification) -> dict[str, str]:
                 "changed",
                 f"recorded sha256 {item.get('sha256')}, now {actual}: the file changed",
             )
-            states[recorded] = "changed"
+            states[recorded] = FileState("changed", path)
     return states
 
 
@@ -297,11 +332,24 @@ def compare_rows(
     return diffs, compared
 
 
+def _recorded_generation(root: Path, recorded: dict[str, Any]) -> IndexSnapshot | None:
+    """The recorded generation of ``root`` if it is still kept there (the index has
+    moved on by a commit or two), else None."""
+    number = recorded.get("generation")
+    if not isinstance(number, int):
+        return None
+    try:
+        snapshot = open_index(root, generation=f"gen-{number:06d}")
+    except (IndexNotFound, IndexCorrupt):
+        return None
+    return snapshot if snapshot.snapshot_digest() == recorded.get("snapshot_digest") else None
+
+
 def _open_recorded_index(
-    record: dict[str, Any], index_dir: Path | None, out: Verification
+    record: dict[str, Any], index_dir: Path | None, out: Verification, base: Path
 ) -> IndexSnapshot | None:
     recorded = record.get("index", {})
-    root = index_dir or Path(str(recorded.get("path")))
+    root = index_dir or resolve_recorded(base, str(recorded.get("path")))
     try:
         snapshot = open_index(root)
     except (IndexNotFound, IndexCorrupt) as exc:
@@ -309,6 +357,12 @@ def _open_recorded_index(
         return None
     digest = snapshot.snapshot_digest()
     want = recorded.get("snapshot_digest")
+    note = ""
+    if digest != want:
+        older = _recorded_generation(root, recorded)
+        if older is not None:
+            snapshot, digest = older, want
+            note = "; an older generation, still kept beside the current one"
     if digest != want:
         out.add(
             "index",
@@ -317,7 +371,8 @@ def _open_recorded_index(
             f"refusing to re-score: the index's current snapshot {digest} (generation "
             f"{snapshot.manifest.generation}) is not the recorded snapshot {want} (generation "
             f"{recorded.get('generation')}); scores are only comparable on the same snapshot. "
-            "Restore that snapshot or pass --index with a copy of it.",
+            "Re-check against a copy of the index at that snapshot (a report folder "
+            "written with its snapshot carries one).",
         )
         return None
     fp_want = record.get("method", {}).get("backbone", {}).get("fingerprint_digest")
@@ -335,13 +390,16 @@ def _open_recorded_index(
         str(root),
         "ok",
         f"snapshot {digest} (generation {snapshot.manifest.generation}, "
-        f"{snapshot.count} works) is the recorded one",
+        f"{snapshot.count} works) is the recorded one{note}",
     )
     return snapshot
 
 
 def check_scores(
-    record: dict[str, Any], snapshot: IndexSnapshot, states: dict[str, str], out: Verification
+    record: dict[str, Any],
+    snapshot: IndexSnapshot,
+    states: dict[str, FileState],
+    out: Verification,
 ) -> None:
     method = record["method"]
     try:
@@ -366,11 +424,11 @@ def check_scores(
         float(method.get("family_fpr", DEFAULT_FAMILY_FPR)),
     )
     suspects = record["suspects"]
-    present = [
-        (i, s) for i, s in enumerate(suspects) if states.get(str(s["path"])) in ("ok", "changed")
-    ]
+    missing = FileState("missing")
+    located = [states.get(str(s["path"]), missing) for s in suspects]
+    present = [(i, s) for i, s in enumerate(suspects) if located[i].present]
     for i, s in enumerate(suspects):
-        if states.get(str(s["path"])) not in ("ok", "changed"):
+        if not located[i].present:
             out.add(
                 "scores", f"suspects[{i}] {s['path']}", "missing", "file not found: not re-scored"
             )
@@ -378,7 +436,8 @@ def check_scores(
         return
     scanner = open_scanner(snapshot, params, reproducible=True)
     context = scanner.context()
-    results = scan_in_order(scanner, [fs_name(str(s["path"])) for _, s in present], backbone)
+    files = [str(located[i].path) for i, _ in present]
+    results = scan_in_order(scanner, files, backbone)
     rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     for (i, s), result in zip(present, results, strict=True):
         if result.error:
@@ -417,9 +476,16 @@ def check_scores(
 # Recomputed from the index, but legitimately different on a later run or another machine.
 UNCHECKED = {
     "distributions": ("computed_at",),
-    "index": ("path",),
+    "index": ("path", "source_path"),
     "method": ("software",),
 }
+# Where files sit is checked by their hashes (check_files), not by comparing names: a
+# re-scan reads the case folder's copies, the record names where they were found.
+_PLACE_KEYS = ("path", "source_path", "status")
+
+
+def _placeless(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _PLACE_KEYS}
 
 
 def check_derived(record: dict[str, Any], scan: CaseScan, out: Verification) -> None:
@@ -429,10 +495,10 @@ def check_derived(record: dict[str, Any], scan: CaseScan, out: Verification) -> 
         "distributions": distributions(scan, artist),
         "index": index_section(scan),
         "method": method_section(scan),
-        "inputs": [dict(item, status=None) for item in input_files(scan)],
+        "inputs": [_placeless(item) for item in input_files(scan)],
         "limitations": limitations(record),
     }
-    recorded_inputs = [dict(item, status=None) for item in record["inputs"]]
+    recorded_inputs = [_placeless(item) for item in record["inputs"]]
     diffs: list[str] = []
     compared = 0
     for key, fresh in rebuilt.items():
@@ -456,13 +522,19 @@ def check_derived(record: dict[str, Any], scan: CaseScan, out: Verification) -> 
         )
 
 
-def check_provenance(record: dict[str, Any], states: dict[str, str], out: Verification) -> None:
+def check_provenance(
+    record: dict[str, Any], states: dict[str, FileState], out: Verification
+) -> None:
     for i, s in enumerate(record.get("suspects", [])):
         path = str(s.get("path"))
-        if states.get(path) not in ("ok", "changed"):
+        state = states.get(path)
+        if state is None or not state.present:
             continue
-        fresh = json.loads(json.dumps(read_provenance(fs_name(path)).to_dict(), ensure_ascii=False))
+        read = read_provenance(str(state.path)).to_dict()
+        fresh = json.loads(json.dumps(read, ensure_ascii=False))
         recorded = s.get("provenance")
+        if isinstance(recorded, dict):  # where the file sits is checked by its hash
+            fresh["path"] = recorded.get("path")
         subject = f"suspects[{i}] {Path(path).name}"
         if fresh == recorded:
             out.add("provenance", subject, "ok", "metadata findings identical")
@@ -498,20 +570,26 @@ def verify_report(
     *,
     rescan: bool = True,
     expect_digest: str | None = None,
+    search: Sequence[Path] = (),
 ) -> Verification:
-    """Every check on the record at `path`; `.ok` only if all of them match."""
+    """Every check on the record at `path`; `.ok` only if all of them match.
+
+    Files named relative to the record are in its folder; files not where the record
+    says are looked for by SHA-256 in the folders of ``search``.
+    """
     out = Verification(path=path)
     record = load_record(path, out)
     if record is None:
         return out
+    base = Path(path).parent
     check_integrity(record, out, expect_digest)
     for area, subject, status, detail in check_renderings(path):
         out.add(area, subject, cast(Status, status), detail)
     try:
-        states = check_files(record, out)
+        states = check_files(record, out, base, search)
         check_provenance(record, states, out)
         if rescan:
-            snapshot = _open_recorded_index(record, index_dir, out)
+            snapshot = _open_recorded_index(record, index_dir, out, base)
             if snapshot is not None:
                 check_scores(record, snapshot, states, out)
         else:

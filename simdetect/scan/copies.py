@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,11 @@ class CopyStep:
         """Build (or load) the detector now; the reason it is unavailable, if it is."""
         self._open()
         return self._unavailable
+
+    @property
+    def stored_at(self) -> Path | None:
+        """The folder of the calibrated copy index in use, once the detector is open."""
+        return None if self._detector is None else self._detector.stored_at
 
     def _open(self) -> CopyDetector | None:
         if self._detector is None and self._unavailable is None:
