@@ -63,6 +63,15 @@ def flatten_rows(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(flat)
 
 
+def jsonl_line(row: dict[str, Any]) -> str:
+    """One result row as its JSONL line (without the newline).
+
+    The one serialisation of a row: `--out rows.jsonl` and `scan --json` both use it,
+    so what a pipeline reads from stdout is byte for byte what the file holds.
+    """
+    return json.dumps(row, ensure_ascii=False, sort_keys=False)
+
+
 def write_results(rows: list[dict[str, Any]], path: Path) -> Path:
     """Write all rows atomically in the format the suffix names."""
     check_output_path(path)
@@ -72,7 +81,7 @@ def write_results(rows: list[dict[str, Any]], path: Path) -> Path:
         if suffix == ".jsonl":
             with tmp.open("w", encoding="utf-8") as fh:
                 for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+                    fh.write(jsonl_line(row) + "\n")
         elif suffix == ".csv":
             flatten_rows(rows).to_csv(tmp, index=False, encoding="utf-8")
         else:

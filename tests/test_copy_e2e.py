@@ -72,7 +72,7 @@ def test_scan_reports_the_copy_and_counts_it(case: dict[str, Path], tmp_path: Pa
     assert rows["unrelated.jpg"]["copy"] is None
     assert rows["unrelated.jpg"]["copy_check"]["state"] == "no_copy"
     # Two artists of ten works each cannot decide at 1%: shown as undecided, not "no".
-    assert "2 scanned: 0 flagged, 2 undecided, 0 not flagged; 1 edited copies" in result.output
+    assert "2 scanned: 0 flagged, 2 undecided, 0 not flagged; 1 edited copy;" in result.output
     assert "COPY" in result.output and "work_03.jpg" in result.output
 
     flat = tmp_path / "rows.csv"

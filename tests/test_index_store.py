@@ -287,13 +287,13 @@ def test_remove_artist_and_files_keeps_vectors_aligned(
     by_path = seeds_dir / "artists" / "bit_bram" / "bit_bram_04.png"
     result = invoke("index", "remove", "--file", by_path, "--index", index_copy)
     assert result.exit_code == 0, result.output
-    assert "removed 1 works" in result.stdout
+    assert "removed 1 work;" in result.stdout
     # ... and by the bytes of a copy somewhere else.
     copy = tmp_path / "whatever.webp"
     shutil.copyfile(seeds_dir / "artists" / "neon_kai" / "neon_kai_06.webp", copy)
     result = invoke("index", "remove", "--file", copy, "--index", index_copy)
     assert result.exit_code == 0, result.output
-    assert "removed 1 works" in result.stdout
+    assert "removed 1 work;" in result.stdout
 
     snap = open_index(index_copy)
     meta = snap.metadata

@@ -1,5 +1,6 @@
 """What every command shares: the consoles, the defaults, the option types, the one
-mapping from errors to a red line and an exit code, and the one progress bar.
+mapping from errors to a red line and an exit code, the one progress bar, counted nouns
+and machine-readable output.
 
 Nothing here imports numpy, torch, FAISS or pandas: `simdetect --help` stays fast.
 """
@@ -20,6 +21,7 @@ from simdetect.defaults import DEFAULT_FAMILY_FPR, DEFAULT_MAX_PIXELS, DEFAULT_T
 from simdetect.errors import UserError
 
 # Rich wraps long lines by default; errors and result lines stay one greppable line each.
+# With --json, stdout (`console`) carries only JSON; everything for people goes to stderr.
 console = Console(soft_wrap=True, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -64,6 +66,26 @@ BackgroundOpt = Annotated[
     bool, typer.Option("--background", help="Add as background (never reported as a match).")
 ]
 SkippedCsvOpt = Annotated[Path | None, typer.Option(help="Where to write skipped files.")]
+
+# -- words and machine-readable output -------------------------------------------------------
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 artist", "2 artists", "1 edited copy": counts people read, in every command.
+
+    `nouns` is the plural when adding an "s" is wrong ("edited copies").
+    """
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {nouns or noun + 's'}"
+
+
+def print_json(text: str) -> None:
+    """One already-serialised JSON document on stdout, exactly as given.
+
+    `Console.out` applies no markup, emoji codes, highlighting or wrapping, so a
+    consumer reads the very bytes the serialiser made (`--json` must equal `--out`).
+    """
+    console.out(text, highlight=False)
+
 
 # -- errors --------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +24,8 @@ from simdetect.cli.common import (
     SkippedCsvOpt,
     console,
     fail,
+    plural,
+    print_json,
     progress_bar,
     user_errors,
 )
@@ -46,15 +50,12 @@ from simdetect.defaults import (
 if TYPE_CHECKING:
     from simdetect.index.build import AddSummary
     from simdetect.index.manifest import Manifest
+    from simdetect.index.store import IndexSnapshot
+    from simdetect.scoring.calibration import Calibration
 
 app = typer.Typer(help="Build and inspect an index of artists' works.", no_args_is_help=True)
 
 TYPE_HELP = f"Index type: {', '.join((ANN_AUTO, *ANN_TYPES))}."
-
-
-def plural(n: int, noun: str) -> str:
-    """ "1 artist", "2 artists": counts people read."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def warn_if_undecidable(
@@ -72,7 +73,8 @@ def warn_if_undecidable(
     console.print(
         f"[yellow]warning:[/] this index cannot decide at a {fpr:.0%} false-positive rate yet: "
         f"a decision needs at least {needed} works by other artists (about 1/fpr − 1), and "
-        f"{len(short)} artist(s) have fewer ({names}); add at least {worst} more works by "
+        f"{plural(len(short), 'artist')} {'has' if len(short) == 1 else 'have'} fewer "
+        f"({names}); add at least {worst} more works by "
         "other artists, e.g. a background set: "
         f"simdetect index add-tree FOLDER --background --index {escape(str(index_dir))} "
         "(one sub-folder per painter). Until then every decision is 'undecided'.",
@@ -191,14 +193,14 @@ def index_add_reference(
             on_progress=on_progress,
         )
     console.print(
-        f"reference set {escape(ref.name)}: {ref.count} images stored in {index} "
+        f"reference set {escape(ref.name)}: {plural(ref.count, 'image')} stored in {index} "
         f"(backbone {ref.backbone})",
         highlight=False,
     )
     if skipped:
         target = skipped_csv or (index / "logs" / f"skipped-reference-{ref.name}.csv")
         write_skips_csv(skipped, target)
-        console.print(f"[yellow]{len(skipped)} files skipped[/], listed in {target}")
+        console.print(f"[yellow]{plural(len(skipped), 'file')} skipped[/], listed in {target}")
     if ref.count < MIN_REFERENCE:
         console.print(
             f"[yellow]note:[/] scans need at least {MIN_REFERENCE} reference images; "
@@ -246,11 +248,16 @@ def index_add_tree(
         report_add(summary, index, skipped_csv)
 
 
-def _calibration_state(snap: Any) -> str:
+def _stored_calibration(snap: IndexSnapshot) -> Calibration | None:
+    """The calibration stored for exactly this state with default scoring; None: not yet."""
     from simdetect.scan.calibrate import stored_calibration
     from simdetect.scoring.calibration import ScoringParams
 
-    cal = stored_calibration(snap, ScoringParams())
+    return stored_calibration(snap, ScoringParams())
+
+
+def _calibration_state(snap: IndexSnapshot) -> str:
+    cal = _stored_calibration(snap)
     if cal is None:
         return "not computed for this state yet (computed on the next scan or `index calibrate`)"
     state = "calibrated" if cal.calibrated else "uncalibrated (single artist, no background)"
@@ -271,13 +278,103 @@ def index_calibrate(index: IndexOpt = DEFAULT_INDEX) -> None:
         console.print(f"[yellow]note:[/] {cal.reason}", highlight=False)
 
 
+def ann_json(m: Manifest) -> dict[str, Any] | None:
+    """The approximate index as typed values; None when searches are exact."""
+    if m.ann is None:
+        return None
+    data = asdict(m.ann)
+    del data["file"]  # a file name inside the generation, not a property of the search
+    data["stale"] = m.ann.measured_at_count != m.count  # `index optimize` measures again
+    return data
+
+
+def calibration_json(snap: IndexSnapshot) -> dict[str, Any]:
+    """The calibration line of `index info` as typed values."""
+    cal = _stored_calibration(snap)
+    if cal is None:
+        return {"state": "not_computed", "computed_at": None, "seconds": None, "reason": None}
+    return {
+        "state": "calibrated" if cal.calibrated else "uncalibrated",
+        "computed_at": cal.computed_at,
+        "seconds": round(float(cal.seconds), 3),
+        "reason": cal.reason,
+    }
+
+
+def info_json(index: Path, snap: IndexSnapshot, refs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the `index info` tables show, as typed values with snake_case keys.
+
+    Built from the same manifest, calibration and reference list as the tables, so a
+    script reading `--json` and a person reading the table never see different facts.
+    """
+    m = snap.manifest
+    fp = m.fingerprint
+    return {
+        "path": str(index.resolve()),
+        "generation": m.generation,
+        "snapshot_digest": snap.snapshot_digest(),
+        "works": m.count,
+        "artists": dict(sorted(m.artists.items())),
+        "background": dict(sorted(m.background.items())),
+        "backbone": {
+            "spec": m.backbone_spec,
+            "name": fp.name,
+            "fingerprint": fp.digest(),
+            "weights_sha256": fp.weights_sha256,
+            "preprocessing": fp.preprocessing,
+            "descriptor_version": fp.descriptor_version,
+        },
+        "dim": m.dim,
+        "index_type": m.index_type,
+        "search": "exact" if m.ann is None else "approximate",
+        "ann": ann_json(m),
+        "calibration": calibration_json(snap),
+        "reference_sets": {
+            name: {
+                "images": int(entry["count"]),
+                "backbone": entry.get("backbone"),
+                "digest": entry.get("digest"),
+                "created_at": entry.get("created_at"),
+            }
+            for name, entry in sorted(refs.items())
+        },
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+    }
+
+
 @app.command("info")
-def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
-    """Show what an index holds and how it was built."""
+def index_info(
+    index: IndexOpt = DEFAULT_INDEX,
+    json_info: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object (keys listed above) to stdout instead of the tables.",
+        ),
+    ] = False,
+) -> None:
+    """Show what an index holds and how it was built.
+
+    With --json, one JSON object: path, generation, snapshot_digest, works, artists and
+    background (name: works), backbone (spec, name, fingerprint, weights_sha256,
+    preprocessing, descriptor_version), dim, index_type, search ("exact" or
+    "approximate"), ann (null when exact; type, factory, params, recall_at_k, recall_k,
+    min_recall, n_train, n_queries, measured_at_count, stale, memory_bytes,
+    build_seconds, built_at, seed), calibration (state: calibrated, uncalibrated or
+    not_computed; computed_at, seconds, reason), reference_sets (name: images, backbone,
+    digest, created_at), created_at, updated_at.
+    """
+    from simdetect.index.references import list_references
     from simdetect.index.store import open_index
 
     with user_errors():
         snap = open_index(index)
+    if json_info:
+        with user_errors():
+            refs = list_references(index)
+        print_json(json.dumps(info_json(index, snap, refs), ensure_ascii=False))
+        return
     m = snap.manifest
     fp = m.fingerprint
     table = Table(title=f"Index {index}", show_header=False)
@@ -313,8 +410,6 @@ def index_info(index: IndexOpt = DEFAULT_INDEX) -> None:
         for name, n in sorted(m.background.items()):
             per.add_row(name, "background", str(n))
         console.print(per)
-    from simdetect.index.references import list_references
-
     with user_errors():
         refs = list_references(index)
     if refs:
@@ -350,7 +445,9 @@ def index_remove(
         if removed == 0:
             fail(f"nothing matched in {index}; nothing was changed")
         m = writer.commit()
-    console.print(f"removed {removed} works; index now holds {m.count} works ({index})")
+    console.print(
+        f"removed {plural(removed, 'work')}; index now holds {plural(m.count, 'work')} ({index})"
+    )
 
 
 def describe_ann(m: Manifest) -> list[tuple[str, str]]:
@@ -419,7 +516,7 @@ def index_optimize(
     with user_errors(), IndexWriter(index, ann=request) as writer:
         writer.rebuild()
         m = writer.commit()
-    console.print(f"index {index}: generation {m.generation}, {m.count} vectors")
+    console.print(f"index {index}: generation {m.generation}, {plural(m.count, 'vector')}")
     for key, value in describe_ann(m):
         console.print(f"{key}: {value}")
     if m.ann is not None and m.ann.recall_at_k < m.ann.min_recall:
@@ -445,7 +542,7 @@ def index_merge(
         summary = merge_shards(index, shards)
     for s in summary.shards:
         console.print(
-            f"{escape(str(s.shard))}: {s.works} works, added {s.added}, "
+            f"{escape(str(s.shard))}: {plural(s.works, 'work')}, added {s.added}, "
             f"already present {s.duplicates}, conflicts {len(s.conflicts)}"
         )
     for shard, path, artist, owner in summary.conflicts:
@@ -455,8 +552,8 @@ def index_merge(
         )
     m = summary.manifest
     console.print(
-        f"merged {len(summary.shards)} shards: added [bold]{summary.added}[/]; "
+        f"merged {plural(len(summary.shards), 'shard')}: added [bold]{summary.added}[/]; "
         f"{escape(str(index))} now holds {plural(m.count, 'work')} by "
         f"{plural(len(m.artists), 'artist')}"
-        + (f" and {len(m.background)} background sets" if m.background else "")
+        + (f" and {plural(len(m.background), 'background set')}" if m.background else "")
     )

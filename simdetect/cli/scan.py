@@ -1,4 +1,8 @@
-"""`simdetect scan`: score suspects against an index, print a table, write the rows."""
+"""`simdetect scan`: score suspects against an index, print a table, write the rows.
+
+With `--json` the rows go to stdout as JSONL instead of the table, so a pipeline can read
+them without a file; people still see the summary, on stderr.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -25,6 +30,8 @@ from simdetect.cli.common import (
     console,
     err_console,
     fail,
+    plural,
+    print_json,
     progress_bar,
     user_errors,
 )
@@ -78,7 +85,8 @@ def scan_counts(results: list[ScanResult]) -> str:
     errors = len(results) - len(ok)
     return (
         f"{len(ok)} scanned: {flagged} flagged, {undecided} undecided, "
-        f"{len(ok) - flagged - undecided} not flagged; {copies} edited copies; {errors} skipped"
+        f"{len(ok) - flagged - undecided} not flagged; "
+        f"{plural(copies, 'edited copy', 'edited copies')}; {errors} skipped"
     )
 
 
@@ -123,10 +131,15 @@ def print_scan_table(results: list[ScanResult], show: int = 2) -> None:
                 end_section=i == min(show, len(r.ranking)) - 1,
             )
     console.print(table)
-    console.print(scan_counts(results), highlight=False)
+    print_scan_summary(results, console)
+
+
+def print_scan_summary(results: list[ScanResult], to: Console) -> None:
+    """The counts and the notes: under the table, or alone on stderr with --json."""
+    to.print(scan_counts(results), highlight=False)
     notes = {r.note for r in results if r.note}
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        to.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 def run_scan(
@@ -202,6 +215,15 @@ def scan_cmd(
     ] = True,
     reference: ReferenceOpt = None,
     family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
+    json_rows: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the result rows to stdout as JSON Lines (one object per suspect, "
+            "exactly what --out rows.jsonl writes) instead of the table; the summary goes "
+            "to stderr. Combines with --out.",
+        ),
+    ] = False,
 ) -> None:
     """Score suspect images against an index and rank the indexed artists."""
     if top_k < 1:
@@ -215,7 +237,7 @@ def scan_cmd(
     results: list[ScanResult] = []
     try:
         with user_errors():
-            run_scan(
+            _, rows = run_scan(
                 [str(p) for p in paths],
                 index,
                 top_k,
@@ -230,11 +252,21 @@ def scan_cmd(
             )
     except BaseException:
         if results:  # whatever was scanned before the failure is still worth showing
-            print_scan_table(results)
-            err_console.print(f"scan stopped after {len(results)} suspects", highlight=False)
+            if not json_rows:  # stdout stays JSON: rows no file received are not printed
+                print_scan_table(results)
+            err_console.print(
+                f"scan stopped after {plural(len(results), 'suspect')}", highlight=False
+            )
         raise
-    print_scan_table(results)
+    if json_rows:
+        from simdetect.outputs import jsonl_line
+
+        for row in rows:
+            print_json(jsonl_line(row))
+        print_scan_summary(results, err_console)
+    else:
+        print_scan_table(results)
     if out is not None:
-        console.print(f"results written to {out}", highlight=False)
+        (err_console if json_rows else console).print(f"results written to {out}", highlight=False)
     if not results or all(r.error for r in results):
         fail("no suspect could be read: nothing was scanned")
