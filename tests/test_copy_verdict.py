@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -251,9 +252,16 @@ def test_cache_is_reused_and_a_damaged_entry_is_recomputed(
     files = sorted(cache.directory.rglob("*.npz"))
     assert len(files) == len(works)
     files[0].write_bytes(b"not an npz")
-    # A stored copy index exists for this exact set of works: it is loaded, not refitted.
+    # A stored copy index exists for this exact set of works: it is loaded, not refitted,
+    # and the region sets are not even read (a moved evidence snapshot has none).
     again = CopyDetector.build(works, _load, describer, cache=cache, index_dir=cache_dir)
     assert again.index.threshold == detector.index.threshold
+    assert again.stored_at is not None and again.stored_at.parent == cache_dir
+    assert files[0].read_bytes() == b"not an npz"
+    # Without it, the damaged entry is described again and the index refitted identically.
+    shutil.rmtree(again.stored_at)
+    rebuilt = CopyDetector.build(works, _load, describer, cache=cache, index_dir=cache_dir)
+    assert rebuilt.index.threshold == detector.index.threshold
     assert len(np.load(files[0])["regions"]) == describer.config.regions_per_image
 
 

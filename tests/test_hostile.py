@@ -140,11 +140,18 @@ def test_report_and_verify_keep_a_non_utf8_suspect(
     )
     assert out.json_path is not None
     suspect = json.loads(out.json_path.read_text(encoding="utf-8"))["suspects"][0]
-    assert suspect["path"].endswith("bad\\xff\\xfe.png")
-    assert suspect["provenance"]["path"] == suspect["path"]
+    assert suspect["source_path"].endswith("bad\\xff\\xfe.png")
+    assert suspect["provenance"]["path"] == suspect["source_path"]
     assert not any("could not be read" in w for w in suspect["provenance"]["warnings"])
+    assert suspect["copy_check"]["state"] != "not_checked"  # the copy check re-reads it too
     result = verify_report(out.json_path)
     assert result.ok, result.failures
+    # Without the case folder's copy, the original is found by its SHA-256 under its
+    # non-UTF-8 name, and provenance and the re-scan read it there.
+    shutil.rmtree(out.json_path.parent / "suspects")
+    found = verify_report(out.json_path, search=[tmp_path])
+    assert found.ok, found.failures
+    assert any("found by its SHA-256" in c.detail and "\\xff" in c.detail for c in found.checks)
 
 
 # 2. no regular-file check, no size cap ---------------------------------------------------

@@ -22,6 +22,7 @@ from simdetect.cli.common import (
     ReferenceOpt,
     WorkersOpt,
     console,
+    plural,
     progress_bar,
     user_errors,
 )
@@ -53,7 +54,8 @@ def _print_outcome(outcome: AuditOutcome) -> None:
     )
     if s is not None and s.examined and s.undecided:
         console.print(
-            f"[yellow]{s.undecided} of {s.examined} suspects are undecided[/]: no decision "
+            f"[yellow]{s.undecided} of {plural(s.examined, 'suspect')} "
+            f"{'is' if s.undecided == 1 else 'are'} undecided[/]: no decision "
             "could be made for at least one artist (too few works by other artists in the "
             'index, or no calibration); undecided is not "not flagged"',
             highlight=False,

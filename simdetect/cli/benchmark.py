@@ -20,6 +20,7 @@ from simdetect.cli.common import (
     console,
     err_console,
     fail,
+    plural,
     user_errors,
 )
 from simdetect.defaults import ANN_AUTO, ANN_TYPES, DEFAULT_MAX_BATCH
@@ -324,7 +325,7 @@ def benchmark_serve_cmd(
         result = run_serve_benchmark(settings, on_status=lambda m: console.print(escape(m)))
     console.print(
         f"simdetect serve on loopback: {clients} clients, {seconds:g} s per mode, "
-        f"{result.n_images} images from {escape(str(settings.images))}"
+        f"{plural(result.n_images, 'image')} from {escape(str(settings.images))}"
     )
     table = Table()
     for col in ("mode", "req/s", "p50 ms", "p99 ms", "batch", "max", "statuses", "errors"):
@@ -395,7 +396,9 @@ def benchmark_copies_cmd(
             quads = grid_quadrants(folder, grid_limit)
             sets.append(SuspectSet(f"quadrants of {folder.name}", quads, [None] * len(quads)))
         rows, build_s = measure_copy_cost(indexed, sets, backbone, cache)
-    console.print(f"copy index of {len(indexed)} works built in {build_s:.0f}s", highlight=False)
+    console.print(
+        f"copy index of {plural(len(indexed), 'work')} built in {build_s:.0f}s", highlight=False
+    )
     table = Table(title="Copy verdict: cost per suspect next to the style vector")
     for col in ("suspects", "n", "gate open", "copies found (right/expected)", "style ms",
                 "copy ms", "copy ms (gate open)", "scan cost ×"):  # fmt: skip

@@ -13,6 +13,7 @@ from simdetect.cli.common import (
     DEFAULT_TARGET_FPR,
     console,
     fail,
+    plural,
     progress_bar,
     user_errors,
 )
@@ -197,8 +198,9 @@ def _eval_imitations(
         else f"each of {r.n_held_out} reference images held out in turn (leave-one-group-out)"
     )
     table = Table(
-        title=f"AI imitations: {r.n_suspects} images ({report.n_tiles_imitations} tiles, grid "
-        f"{grid}) vs {r.n_artists} artists; reference {r.n_reference} images; {held}"
+        title=f"AI imitations: {plural(r.n_suspects, 'image')} "
+        f"({plural(report.n_tiles_imitations, 'tile')}, grid {grid}) vs "
+        f"{plural(r.n_artists, 'artist')}; reference {plural(r.n_reference, 'image')}; {held}"
     )
     table.add_column("question")
     table.add_column("figure")
@@ -322,8 +324,9 @@ def _eval_artists(
             )
     r = report.retrieval
     table = Table(
-        title=f"Artist retrieval: {report.works} works, {report.artists} artists, "
-        f"{r.n_queries} queries ({r.query_fraction:.0%} per artist, seed {r.seed})"
+        title=f"Artist retrieval: {plural(report.works, 'work')}, "
+        f"{plural(report.artists, 'artist')}, {plural(r.n_queries, 'query', 'queries')}"
+        f" ({r.query_fraction:.0%} per artist, seed {r.seed})"
     )
     metrics = list(next(iter(r.overall.values())))
     table.add_column("ranking by")

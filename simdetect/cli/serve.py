@@ -20,6 +20,7 @@ from simdetect.cli.common import (
     ReferenceOpt,
     TopKOpt,
     console,
+    plural,
     user_errors,
 )
 from simdetect.defaults import DEFAULT_DECODE_MEMORY_MB, DEFAULT_MAX_BATCH
@@ -128,7 +129,7 @@ def serve_cmd(
         else "no batching"
     )
     console.print(
-        f"serving {escape(str(index))} ({snapshot.count} works, generation "
+        f"serving {escape(str(index))} ({plural(snapshot.count, 'work')}, generation "
         f"{snapshot.manifest.generation}) on http://{escape(host)}:{port} — {auth}, {batching}"
     )
     uvicorn.run(

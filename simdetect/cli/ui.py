@@ -14,6 +14,7 @@ from simdetect.cli.common import (
     IndexOpt,
     MaxPixelsOpt,
     console,
+    plural,
     user_errors,
 )
 
@@ -70,7 +71,9 @@ def ui_cmd(
     shown = f"[{host}]" if ":" in host else host
     engine = workbench.engine
     held = (
-        f"{engine.snapshot.count} works" if engine is not None else "empty: add works on the page"
+        plural(engine.snapshot.count, "work")
+        if engine is not None
+        else "empty: add works on the page"
     )
     auth = "sign in with an API key" if keys.enabled else "this computer only, no sign-in"
     console.print(f"index {escape(str(index))} ({held}); {auth}")

@@ -24,7 +24,7 @@ from simdetect.copies.indexed import COPIES_DIR
 from simdetect.index.export import export_snapshot
 from simdetect.io.atomic import atomic_copy
 from simdetect.io.hashing import sha256_file
-from simdetect.io.names import fs_name
+from simdetect.io.names import fs_name, truncate_utf8
 from simdetect.report.errors import ReportError
 from simdetect.report.suspects import CaseScan
 
@@ -41,7 +41,8 @@ __all__ = [
 SUSPECTS_DIR = "suspects"
 WORKS_DIR = "works"
 SNAPSHOT_DIR = "snapshot"
-_NAME_LIMIT = 80
+# In bytes of UTF-8: file systems limit names to 255 bytes, and 84 CJK characters are 252.
+_NAME_LIMIT = 120
 # Characters that are unsafe or confusing in a file name on some system, and the
 # surrogates Python uses for bytes that are not UTF-8.
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|\ud800-\udfff]')
@@ -50,9 +51,9 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|\ud800-\udfff]')
 def safe_file_name(name: str) -> str:
     """A name every file system accepts, keeping letters of any script (雪鱼.png stays)."""
     cleaned = _UNSAFE.sub("_", name).strip(" .") or "file"
-    if len(cleaned) > _NAME_LIMIT:
+    if len(cleaned.encode("utf-8")) > _NAME_LIMIT:
         suffix = Path(cleaned).suffix[:10]
-        cleaned = cleaned[: _NAME_LIMIT - len(suffix)] + suffix
+        cleaned = truncate_utf8(cleaned, _NAME_LIMIT - len(suffix.encode("utf-8"))) + suffix
     return cleaned
 
 

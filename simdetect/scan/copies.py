@@ -21,6 +21,7 @@ from simdetect.copies.verdict import MAX_SIDE, CopyCheck, CopyDetector
 from simdetect.index.store import IndexSnapshot
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image
+from simdetect.io.names import fs_name
 
 __all__ = ["CopyStep", "ImageSource", "file_loader"]
 
@@ -33,7 +34,9 @@ def file_loader(rec: ImageRecord, limits: LoadLimits | None = None) -> ImageSour
     """Decode a scanned file again, refusing it if its bytes changed since it was hashed."""
 
     def load() -> Image.Image:
-        loaded = load_image(rec.path, limits or LoadLimits(), min_side=MAX_SIDE // 2)
+        # Records name files as text; a name that is not UTF-8 is escaped there.
+        path = fs_name(rec.path)
+        loaded = load_image(path, limits or LoadLimits(), min_side=MAX_SIDE // 2)
         if loaded.sha256 != rec.sha256:
             raise ImageLoadError(rec.path, "the file changed while it was being scanned")
         return loaded.image
