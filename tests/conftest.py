@@ -28,6 +28,12 @@ def pytest_configure(config: pytest.Config) -> None:
     import tempfile
 
     os.environ.setdefault("SIMDETECT_COPY_CACHE", tempfile.mkdtemp(prefix="simdetect-copies-"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Two workers on two cores: one thread each, or the model's thread pools fight.
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -88,10 +94,14 @@ def invoke(*args: object, columns: int = 400) -> Any:
     """The real CLI in-process; rich wraps at $COLUMNS (80 when not a terminal)."""
     from typer.testing import CliRunner
 
-    from simdetect.cli import app
+    from simdetect.cli import app, common
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COLUMNS", str(columns))
+        # Rich fixes a console's width when it is created if COLUMNS is set then, so the
+        # width of an already imported CLI depends on test order; set it for this call.
+        for con in (common.console, common.err_console):
+            mp.setattr(con, "_width", columns)
         return CliRunner().invoke(app, [str(a) for a in args])
 
 

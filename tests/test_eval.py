@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import invoke
 from typer.testing import CliRunner
 
 from simdetect.cli import app
@@ -75,21 +76,17 @@ def test_eval_cli_copy_robustness_on_seeds(seeds_dir: Path, tmp_path: Path) -> N
         "# one composition\ngroup,file\n" + "".join(f"g,{n}\n" for n in sorted(group)),
         encoding="utf-8",
     )
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            str(seeds_dir / "artists" / "ana_pastel"),
-            "--no-artists",
-            "--copies",
-            "--copies-limit",
-            "8",
-            "--related",
-            str(related),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        env={"COLUMNS": "400"},  # long paths in the output stay on one line
+    result = invoke(  # 400 columns: long paths in the output stay on one line
+        "eval",
+        seeds_dir / "artists" / "ana_pastel",
+        "--no-artists",
+        "--copies",
+        "--copies-limit",
+        "8",
+        "--related",
+        related,
+        "--out",
+        tmp_path / "out",
     )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "out/copy_robustness.csv")
@@ -120,20 +117,17 @@ def test_eval_cli_copy_robustness_on_seeds(seeds_dir: Path, tmp_path: Path) -> N
 
 
 def test_benchmark_throughput_command_runs_the_whole_path(seeds_dir: Path) -> None:
-    result = CliRunner().invoke(
-        app,
-        [
-            "benchmark",
-            "throughput",
-            str(seeds_dir / "artists"),
-            "--limit",
-            "12",
-            "--batch-size",
-            "4",
-            "--rounds",
-            "2",
-        ],
-        env={"COLUMNS": "200"},
+    result = invoke(
+        "benchmark",
+        "throughput",
+        seeds_dir / "artists",
+        "--limit",
+        "12",
+        "--batch-size",
+        "4",
+        "--rounds",
+        "2",
+        columns=200,
     )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "effnet-style" in line)
