@@ -305,3 +305,13 @@ def test_backbone_mismatch_is_one_line(tmp_path: Path, seeds_dir: Path, backbone
         assert result.stdout == ""
         line = one_line_error(result.stderr)
         assert "cannot be queried with effnet-style" in line and "weights_sha256" in line
+
+
+def test_index_add_with_nothing_readable_exits_non_zero(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jpg").write_bytes(b"not an image at all")
+    (tmp_path / "in" / "b.png").write_bytes(b"")
+    result = invoke("index", "add", tmp_path / "in", "--artist", "x", "--index", tmp_path / "idx")
+    assert result.exit_code == 1, result.output
+    assert "none of the 2 inputs could be read; nothing was added" in result.output
+    assert "a.jpg: not an image" in result.output  # the reasons are still listed

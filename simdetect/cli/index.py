@@ -120,6 +120,11 @@ def report_add(summary: AddSummary, index_dir: Path, skipped_csv: Path | None) -
         )
         write_skips_csv(summary.skipped, target)
         console.print(f"skipped files listed in {target}", highlight=False)
+    if summary.skipped and not (summary.added or summary.already_indexed or summary.conflicts):
+        # Nothing could be read: a script must not take this for success.
+        fail(
+            f"none of the {plural(len(summary.skipped), 'input')} could be read; nothing was added"
+        )
 
 
 @app.command("add")
