@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,26 @@ def built_index(
     return root
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """On a shared 2-core machine one torch thread is faster than two fighting another
+    process; results do not depend on it. Modules opt in with `pytestmark`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def module_index(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the seeds index for a module whose tests may change it together."""
+    dest = tmp_path_factory.mktemp("module-index") / "index"
+    shutil.copytree(built_index, dest)
+    return dest
+
+
 @pytest.fixture()
 def index_copy(built_index: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "index"
@@ -103,6 +124,13 @@ def invoke(*args: object, columns: int = 400) -> Any:
         for con in (common.console, common.err_console):
             mp.setattr(con, "_width", columns)
         return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON Lines file."""
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def cli_env(columns: int = 400) -> dict[str, str]:

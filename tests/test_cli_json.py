@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from conftest import cli_env, invoke
+from conftest import cli_env, invoke, read_jsonl
 from rich.console import Console
 
 import simdetect.cli.common as common
@@ -35,17 +34,7 @@ from simdetect.scan import ScanResult
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """On a shared 2-core machine one torch thread is faster; results do not depend on it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def by_name(rows: list[dict]) -> dict[str, dict]:
@@ -65,10 +54,8 @@ def one_line_error(stderr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def json_index(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("json") / "index"
-    shutil.copytree(built_index, dest)
-    return dest
+def json_index(module_index: Path) -> Path:
+    return module_index
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from simdetect.copies.edits import EDIT_NAMES, apply_edit, rotated_valid_box
@@ -30,14 +28,7 @@ MIN_HITS.update({"crop50": 5, "crop50_center": 8, "collage2x2": 5, "rotate10": 6
 N_SOURCES = 12
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    # Many small single-image passes: with other work on the machine, two intra-op
-    # threads spin against each other and run ~6x slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import typer
 from conftest import cli_env, invoke
 
@@ -68,14 +67,7 @@ COPIES = [row for row in TRUTH if row["kind"].startswith("copy-")]
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """On a shared 2-core machine, two torch threads fighting another process run 5-10x
-    slower than one; results do not depend on it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sha256(path: Path) -> str:
@@ -93,10 +85,8 @@ def by_name(rows: list[dict]) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def scan_index(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("scan") / "index"
-    shutil.copytree(built_index, dest)
-    return dest
+def scan_index(module_index: Path) -> Path:
+    return module_index
 
 
 @pytest.fixture(scope="module")

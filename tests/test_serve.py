@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import math
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +25,8 @@ MAX_REQUEST_MB = 1
 
 
 @pytest.fixture(scope="module")
-def serve_index(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("serve") / "index"
-    shutil.copytree(built_index, dest)
-    return dest
+def serve_index(module_index: Path) -> Path:
+    return module_index
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,13 @@ on real JPEGs (small squashed ones and large full-resolution ones).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import invoke
+from conftest import invoke, read_jsonl
 from PIL import Image
 
 from simdetect.index import open_index
-
-pytestmark = pytest.mark.shared
 
 ARTISTS = ("andy_warhol", "piet_mondrian", "rembrandt", "claude_monet")
 N_INDEXED = 8
@@ -25,18 +21,7 @@ HELD_OUT = N_INDEXED + 1  # <artist>_9.jpg: never indexed, scanned as a suspect
 TITIAN_FILES = ("Titian_1.jpg", "Titian_10.jpg", "Titian_100.jpg")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """On a shared 2-core machine, two torch threads fighting another process run 5-10x
-    slower than one; results do not depend on it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+pytestmark = [pytest.mark.shared, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def sha256(path: Path) -> str:
