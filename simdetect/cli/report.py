@@ -241,8 +241,5 @@ def verification_json(result: Verification) -> dict[str, object]:
         "record": text_name(result.path),
         "ok": result.ok,
         "failures": len(result.failures),
-        "checks": [
-            {"area": c.area, "subject": c.subject, "status": c.status, "detail": c.detail}
-            for c in result.checks
-        ],
+        "checks": result.checks_json(),
     }

@@ -73,7 +73,8 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _generation_name(number: int) -> str:
+def generation_name(number: int) -> str:
+    """The folder name of generation ``number`` ("gen-000012")."""
     return f"gen-{number:06d}"
 
 
@@ -483,7 +484,7 @@ class IndexWriter:
         for role, artist in pairs:
             bucket = manifest.artists if role == ROLE_ARTIST else manifest.background
             bucket[str(artist)] = bucket.get(str(artist), 0) + 1
-        name = _generation_name(manifest.generation)
+        name = generation_name(manifest.generation)
         tmp = self.root / f".{name}.tmp-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)

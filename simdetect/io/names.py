@@ -94,3 +94,18 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
     if len(data) <= max_bytes:
         return text
     return data[:max_bytes].decode("utf-8", "ignore")
+
+
+def fit_file_name(name: str, max_bytes: int, default: str, max_suffix_bytes: int = 16) -> str:
+    """``name`` cut to ``max_bytes`` of UTF-8, keeping a short suffix (``.png``) whole.
+
+    For names simdetect creates from names it was given (uploads, copies kept as
+    evidence): they must fit the file system and still read like the original.
+    """
+    if len(name.encode("utf-8")) <= max_bytes:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem and len(suffix.encode("utf-8")) < max_suffix_bytes:
+        keep = max_bytes - len(suffix.encode("utf-8")) - 1
+        return truncate_utf8(stem, keep).rstrip() + "." + suffix
+    return truncate_utf8(name, max_bytes).rstrip() or default

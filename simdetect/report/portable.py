@@ -24,7 +24,7 @@ from simdetect.copies.indexed import COPIES_DIR
 from simdetect.index.export import export_snapshot
 from simdetect.io.atomic import atomic_copy
 from simdetect.io.hashing import sha256_file
-from simdetect.io.names import fs_name, truncate_utf8
+from simdetect.io.names import fit_file_name, fs_name
 from simdetect.report.errors import ReportError
 from simdetect.report.suspects import CaseScan
 
@@ -50,11 +50,7 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|\ud800-\udfff]')
 
 def safe_file_name(name: str) -> str:
     """A name every file system accepts, keeping letters of any script (雪鱼.png stays)."""
-    cleaned = _UNSAFE.sub("_", name).strip(" .") or "file"
-    if len(cleaned.encode("utf-8")) > _NAME_LIMIT:
-        suffix = Path(cleaned).suffix[:10]
-        cleaned = truncate_utf8(cleaned, _NAME_LIMIT - len(suffix.encode("utf-8"))) + suffix
-    return cleaned
+    return fit_file_name(_UNSAFE.sub("_", name).strip(" .") or "file", _NAME_LIMIT, "file")
 
 
 def resolve_recorded(base: Path, recorded: str) -> Path:

@@ -24,7 +24,13 @@ from simdetect.backbones.base import BackboneError
 from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.index.build import backbone_for_index
 from simdetect.index.manifest import IndexCorrupt
-from simdetect.index.store import FingerprintMismatch, IndexNotFound, IndexSnapshot, open_index
+from simdetect.index.store import (
+    FingerprintMismatch,
+    IndexNotFound,
+    IndexSnapshot,
+    generation_name,
+    open_index,
+)
 from simdetect.io.hashing import sha256_file
 from simdetect.io.names import text_name
 from simdetect.provenance import read_provenance
@@ -86,6 +92,13 @@ class Verification:
 
     def add(self, area: str, subject: str, status: Status, detail: str) -> None:
         self.checks.append(Check(area, subject, status, detail))
+
+    def checks_json(self) -> list[dict[str, str]]:
+        """Every check as plain data (what `verify --json` and the workbench show)."""
+        return [
+            {"area": c.area, "subject": c.subject, "status": c.status, "detail": c.detail}
+            for c in self.checks
+        ]
 
 
 def load_record(path: Path, out: Verification) -> dict[str, Any] | None:
@@ -339,7 +352,7 @@ def _recorded_generation(root: Path, recorded: dict[str, Any]) -> IndexSnapshot 
     if not isinstance(number, int):
         return None
     try:
-        snapshot = open_index(root, generation=f"gen-{number:06d}")
+        snapshot = open_index(root, generation=generation_name(number))
     except (IndexNotFound, IndexCorrupt):
         return None
     return snapshot if snapshot.snapshot_digest() == recorded.get("snapshot_digest") else None

@@ -24,7 +24,7 @@ from simdetect.io.atomic import atomic_write_bytes
 from simdetect.io.hashing import phash, sha256_bytes, sha256_file
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import ImageLoadError, LoadLimits, load_image_bytes
-from simdetect.io.names import truncate_utf8
+from simdetect.io.names import fit_file_name
 
 COPY_MIN_SIDE = MAX_SIDE // 2
 
@@ -97,14 +97,9 @@ def storage_name(filename: str | None) -> str:
     name = _UNSAFE.sub("_", client_name(filename)).strip()
     if name in ("", ".", ".."):
         name = DEFAULT_UPLOAD_NAME
-    name = name[:MAX_NAME_CHARS]
-    if len(name.encode("utf-8")) <= MAX_STORED_NAME_BYTES:
-        return name
-    stem, dot, suffix = name.rpartition(".")
-    if dot and stem and len(suffix.encode("utf-8")) < _MAX_SUFFIX_BYTES:
-        keep = MAX_STORED_NAME_BYTES - len(suffix.encode("utf-8")) - 1
-        return truncate_utf8(stem, keep).rstrip() + "." + suffix
-    return truncate_utf8(name, MAX_STORED_NAME_BYTES).rstrip() or DEFAULT_UPLOAD_NAME
+    return fit_file_name(
+        name[:MAX_NAME_CHARS], MAX_STORED_NAME_BYTES, DEFAULT_UPLOAD_NAME, _MAX_SUFFIX_BYTES
+    )
 
 
 class UploadStore:

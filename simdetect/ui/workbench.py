@@ -373,13 +373,7 @@ class Workbench:
             path = Path(tmp) / JSON_NAME
             path.write_bytes(data)
             result = verify_report(path, self.config.index_dir)
-        return {
-            "ok": result.ok,
-            "checks": [
-                {"area": c.area, "subject": c.subject, "status": c.status, "detail": c.detail}
-                for c in result.checks
-            ],
-        }
+        return {"ok": result.ok, "checks": result.checks_json()}
 
     async def verify(self, data: bytes) -> dict[str, Any]:
         """Every check `simdetect verify` makes, on an uploaded evidence.json."""
