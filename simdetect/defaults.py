@@ -13,6 +13,11 @@ DEFAULT_MAX_DECODE_BYTES = 1024 * 1024 * 1024
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024  # the most bytes read from one input file
 DEFAULT_TARGET_FPR = 0.01  # false-positive rate the calibrated decision aims at
 DEFAULT_FAMILY_FPR = 0.05  # family-wise rate of 'flagged for any artist'
+# An audit's own batch as its generator reference (simdetect.audit.batch_reference): the
+# first inputs embedded for it, and the fewest readable ones it may hold.
+BATCH_REFERENCE = "batch"  # the reference name that means "the audit's own inputs"
+DEFAULT_BATCH_REFERENCE_SIZE = 2000
+BATCH_REFERENCE_MIN = 200
 DEFAULT_K = 3  # works averaged per artist
 DEFAULT_HUBNESS_K = 15  # neighbours in the CSLS radius
 DEFAULT_COMMIT_EVERY = 256  # new works between commits while indexing

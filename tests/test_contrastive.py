@@ -101,6 +101,52 @@ def test_reference_centring_removes_a_generator_offset() -> None:
         leave_one_out_means(reference[:1])
 
 
+def test_second_order_alignment_undoes_a_generator_spread() -> None:
+    """A generator that flattens style differences and varies wildly in its own directions."""
+    from simdetect.scoring.alignment import CORAL_MIN_REFERENCE, second_order_alignment
+    from simdetect.scoring.imitation import ImitationParams, ImitationScorer
+
+    rng = np.random.default_rng(8)
+    x, codes, centres = _styles(rng, 8, 40, noise=0.1)
+    d = x.shape[1]
+    table = ArtistTable.build([str(c) for c in codes], ["artist"] * len(codes))
+
+    def generate(styles: np.ndarray) -> np.ndarray:
+        out = styles * 0.3 + rng.normal(size=styles.shape) * 0.03
+        out[:, 4:12] += rng.normal(size=(len(out), 8)) * 1.5  # its own, prompt-driven spread
+        out[:, 20] += 3.0  # and its offset
+        return out
+
+    truth = np.repeat(np.arange(8), 5)
+    imitations = generate(centres[truth])
+    mix = rng.dirichlet(np.ones(8) * 0.3, size=160)
+    reference = generate(mix @ centres + rng.normal(size=(160, d)) * 0.3 * (np.arange(d) < 4))
+
+    def top1(params: ImitationParams) -> float:
+        scorer = ImitationScorer(x, table, params)
+        alignment = scorer.alignment_for(reference)
+        s = scorer.scores(imitations, reference.mean(axis=0), alignment)
+        return float(np.mean(s.argmax(axis=1) == truth))
+
+    mean_only = top1(ImitationParams(shrinkage=0.5, coral_rank=None))
+    second_order = top1(ImitationParams(shrinkage=0.5, coral_rank=d, coral_shrinkage=0.1))
+    assert second_order > mean_only + 0.2
+    assert second_order >= 0.7
+
+    scorer = ImitationScorer(x, table, ImitationParams(coral_rank=16))
+    assert scorer.subspace is not None and scorer.subspace.rank == 16
+    # a reference too small to estimate its spread: the mean alone is removed
+    assert (
+        second_order_alignment(scorer.subspace, reference[: CORAL_MIN_REFERENCE - 1], 0.5) is None
+    )
+    al = scorer.alignment_for(reference)
+    assert al is not None and al.basis.shape == (d, 16)
+    # directions outside the subspace pass through unchanged
+    outside = np.eye(d) - al.basis @ al.basis.T
+    v = rng.normal(size=(3, d))
+    np.testing.assert_allclose(al.apply(v) @ outside, v @ outside, atol=1e-9)
+
+
 def test_order_statistic_threshold_keeps_the_promised_rate() -> None:
     rng = np.random.default_rng(3)
     null = rng.normal(size=999)

@@ -185,3 +185,165 @@ def test_sd15_grids_cut_into_four_images(tmp_path: Path) -> None:
     assert [t.cell for t in tiles] == [0, 1, 2, 3]
     with Image.open(tiles[0].path) as im:
         assert im.size == (512, 512)
+
+
+# ---------------------------------------------------------------- an audit's own batch
+
+
+@pytest.fixture(scope="module")
+def platform_batch(generated: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A day of the fake generator's output: the 16 imitations among 200 other outputs."""
+    ms = _make_seeds()
+    imitations, _ = generated
+    batch = tmp_path_factory.mktemp("batch")
+    for artist_dir in sorted(imitations.iterdir()):
+        for p in sorted(artist_dir.iterdir()):
+            (batch / f"imit_{artist_dir.name}_{p.name}").write_bytes(p.read_bytes())
+    rng = np.random.default_rng(11)
+    artists = ms.ARTISTS
+    for j in range(200):
+        if j % 3 == 0:
+            a, b = artists[j % len(artists)], artists[(j // 3 + 3) % len(artists)]
+            img = Image.blend(
+                ms.render(a, 2000 + j, (256, 256)), ms.render(b, 3000 + j, (256, 256)), 0.5
+            )
+        else:
+            make = ms.unrelated_photo if j % 3 == 1 else ms.unrelated_chart
+            img = make(rng)
+            w, h = img.size
+            k = j % 20
+            img = img.crop((k, k, w - 20 + k, h - 20 + k))
+        generator_like(img).save(batch / f"other_{j:03d}.png")
+    return batch
+
+
+def _audit_rows(path: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def _is_imitation(row: dict) -> str | None:
+    name = Path(row["path"]).name
+    if not name.startswith("imit_"):
+        return None
+    return next(a for a in _make_seeds().ARTISTS if name.startswith(f"imit_{a.name}_")).name
+
+
+@pytest.mark.slow
+def test_audit_uses_its_own_batch_as_reference(
+    index_copy: Path, platform_batch: Path, backbone, tmp_path: Path
+) -> None:
+    from simdetect.audit import AuditOptions, run_audit
+    from simdetect.audit.checkpoint import BATCH_REFERENCE_NAME, parts_dir
+    from simdetect.audit.writer import read_metadata
+    from simdetect.embed import embed_files
+    from simdetect.scan import ScanParams, open_scanner
+
+    batch = tmp_path / "batch.parquet"
+    common = ["--index", str(index_copy), "--no-copies", "--chunk-rows", "64"]
+    res = invoke("audit", str(platform_batch), "--out", str(batch), "--reference", "batch", *common)
+    assert res.exit_code == 0, res.output
+
+    meta = read_metadata(batch)
+    context = meta["context"]
+    assert context["reference"]["name"] == "batch" and context["reference"]["size"] == 216
+    assert context["null"]["kind"] == "reference" and context["null"]["size"] == 216
+    assert "re-coloured" in context["contrastive_method"]  # 216 images: second order too
+    assert meta["settings"]["batch_reference_size"] == 2000
+
+    rows = _audit_rows(batch)
+    assert len(rows) == 216 and not any(r["error"] for r in rows)
+    assert all(r["ranking"] and r["top_score"] is not None for r in rows)
+    imitations = [r for r in rows if _is_imitation(r)]
+    top1 = float(np.mean([r["top_artist"] == _is_imitation(r) for r in imitations]))
+    assert top1 >= 0.75
+    # the batch is its own null: the others are flagged for any artist at about the
+    # family-wise rate (5%), not summed over artists
+    others = [r for r in rows if not _is_imitation(r)]
+    assert sum(bool(r["flagged"]) for r in others) <= 0.1 * len(others)
+
+    # Interrupted after the first chunk, resumed: the stored sample is used again (not
+    # embedded a second time) and the rows are those of the run that was not interrupted.
+    out = tmp_path / "resumed.parquet"
+    options = AuditOptions(reference="batch", copies=False, chunk_rows=64)
+    embedded: list[int] = []
+
+    def failing(paths, *args, **kwargs):
+        embedded.append(len(paths))
+        if len(embedded) == 3:
+            raise KeyboardInterrupt
+        yield from embed_files(paths, *args, **kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_audit(
+            platform_batch, index_copy, out, options=options, embed=failing, backbone=backbone
+        )
+    assert embedded[:2] == [216, 64]
+    stored = parts_dir(out) / BATCH_REFERENCE_NAME
+    assert stored.is_file()
+    with np.load(stored) as data:
+        header = json.loads(bytes(data["header"]).decode("utf-8"))
+        vectors = data["vectors"]
+    # The same vectors scored without a reference: the batch's mean and spread removed
+    # the generator's texture, so attribution is no worse (and the row above is good).
+    plain = open_scanner(index_copy, ScanParams(top_k=1, copies=False))
+    plain_top = {
+        Path(p).name: ranking[0].artist
+        for p, (ranking, _, _) in zip(header["paths"], plain.score_vectors(vectors), strict=True)
+    }
+    plain_hits = [plain_top[Path(r["path"]).name] == _is_imitation(r) for r in imitations]
+    assert top1 >= float(np.mean(plain_hits))
+    embedded.clear()
+
+    def counting(paths, *args, **kwargs):
+        embedded.append(len(paths))
+        yield from embed_files(paths, *args, **kwargs)
+
+    run_audit(
+        platform_batch,
+        index_copy,
+        out,
+        options=options,
+        embed=counting,
+        backbone=backbone,
+        resume=True,
+    )
+    assert embedded == [64, 64, 24]  # chunks 1..3 only: no second embedding of the sample
+    assert _audit_rows(out) == rows
+
+
+def test_batch_reference_refusals(
+    index_copy: Path, generated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    imitations, reference = generated
+    out = tmp_path / "few.parquet"
+    res = invoke(
+        "audit",
+        str(reference),
+        "--index",
+        str(index_copy),
+        "--out",
+        str(out),
+        "--reference",
+        "batch",
+        "--no-copies",
+    )
+    assert res.exit_code == 1
+    assert "24" in res.output and "at least 200" in res.output and str(reference) in res.output
+    assert not out.exists()
+    res = invoke(
+        "audit",
+        str(reference),
+        "--index",
+        str(index_copy),
+        "--out",
+        str(out),
+        "--reference",
+        "batch",
+        "--batch-reference-size",
+        "50",
+    )
+    assert res.exit_code == 1 and "--batch-reference-size" in res.output
+    res = invoke("scan", str(imitations), "--index", str(index_copy), "--reference", "batch")
+    assert res.exit_code == 1 and "only an audit" in res.output

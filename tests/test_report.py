@@ -142,6 +142,12 @@ def test_record_holds_every_documented_field(report: ReportOutputs) -> None:
     assert set(dist["impostor"]["quantiles"]) == {"p01", "p05", "p25", "p50", "p75", "p95", "p99"}
     assert len(dist["histogram"]["edges"]) == len(dist["histogram"]["impostor"]) + 1
     assert sum(dist["histogram"]["genuine"]) == dist["genuine"]["n"]
+    # plotted on the scale the decision was made on: the contrastive score and its null
+    assert dist["statistic"] == "contrastive" and dist["null"]["kind"] == "index"
+    assert sum(dist["histogram"]["impostor"]) == dist["impostor"]["n"]
+    edges = dist["histogram"]["edges"]
+    for value in (entry["contrastive"], entry["threshold"]):
+        assert edges[0] <= value <= edges[-1]
 
     codes = {item["code"] for item in record["limitations"]}
     assert {"style_only", "relative_to_index", "p_value_floor", "metadata", "digest"} <= codes

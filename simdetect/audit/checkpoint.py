@@ -32,6 +32,10 @@ CHECKPOINT_FORMAT = "simdetect-audit-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.json"
 CHUNK_PREFIX = "chunk-"
+# An audit using its own batch as generator reference keeps the embedded sample here
+# (simdetect.audit.batch_reference), so a resumed run judges against the same one.
+BATCH_REFERENCE_NAME = "batch-reference.npz"
+KEPT = frozenset({CHECKPOINT_NAME, "LOCK", BATCH_REFERENCE_NAME})
 
 
 @dataclass
@@ -109,7 +113,7 @@ def tidy(parts: Path, checkpoint: Checkpoint) -> int:
     """Delete what a kill left behind beyond the checkpoint; returns files removed."""
     removed = 0
     for entry in parts.iterdir():
-        if entry.name == CHECKPOINT_NAME or entry.name == "LOCK":
+        if entry.name in KEPT:
             continue
         number = chunk_number(entry)
         if entry.name.startswith(".") or number is None or number >= checkpoint.chunks:

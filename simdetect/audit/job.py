@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from simdetect.audit import checkpoint as ckpt
+from simdetect.audit.batch_reference import (
+    DEFAULT_BATCH_REFERENCE_SIZE,
+    batch_reference_for,
+    is_batch,
+    minimum_batch,
+)
 from simdetect.audit.checkpoint import AuditStateError, Checkpoint
 from simdetect.audit.sources import AuditInput, count_inputs, describe_source, iter_source
 from simdetect.audit.summary import AuditSummary, SummaryFiles, write_summary
@@ -31,7 +37,7 @@ from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.errors import UserError
 from simdetect.index.build import backbone_for_index
 from simdetect.index.lock import IndexLock, IndexLocked
-from simdetect.index.store import open_index
+from simdetect.index.store import IndexSnapshot, open_index
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits
 from simdetect.io.names import text_name
@@ -64,8 +70,9 @@ class AuditOptions:
     chunk_rows: int = 4096
     max_pixels: int = DEFAULT_MAX_PIXELS
     copies: bool = True  # the copy verdict per row (copy_* columns)
-    reference: str | None = None  # generator reference set stored with the index
+    reference: str | None = None  # a stored generator reference set, or "batch"
     family_fpr: float = DEFAULT_FAMILY_FPR
+    batch_reference_size: int = DEFAULT_BATCH_REFERENCE_SIZE  # first inputs, for "batch"
 
     def check(self) -> None:
         if self.top_artists < 1:
@@ -74,6 +81,14 @@ class AuditOptions:
             raise UserError("{} must be between 0 and 1 (for example 0.01)", "target_fpr")
         if not 0 < self.family_fpr < 1:
             raise UserError("{} must be between 0 and 1 (for example 0.05)", "family_fpr")
+        if is_batch(self.reference):
+            least = minimum_batch(self.target_fpr, self.family_fpr)
+            if self.batch_reference_size < least:
+                raise UserError(
+                    f"a batch reference needs a sample of at least {least} images at these "
+                    f"rates; {{}} is {self.batch_reference_size}",
+                    "batch_reference_size",
+                )
         if self.batch_size < 1 or self.workers < 1 or self.chunk_rows < 1:
             raise UserError(
                 "{}, {} and {} must be at least 1", "batch_size", "workers", "chunk_rows"
@@ -258,12 +273,14 @@ def audit_chunk(
     return rows
 
 
-def _settings(source: Path, index: Path, scanner: Scanner, options: AuditOptions) -> dict[str, Any]:
-    return {
+def _settings(
+    source: Path, index: Path, snapshot: IndexSnapshot, options: AuditOptions
+) -> dict[str, Any]:
+    settings = {
         "source": describe_source(source),
         "index": str(index.resolve()),
-        "index_snapshot": scanner.snapshot.snapshot_digest(),
-        "fingerprint": scanner.snapshot.fingerprint.digest(),
+        "index_snapshot": snapshot.snapshot_digest(),
+        "fingerprint": snapshot.fingerprint.digest(),
         "top_artists": options.top_artists,
         "target_fpr": options.target_fpr,
         "reference": options.reference,
@@ -273,6 +290,13 @@ def _settings(source: Path, index: Path, scanner: Scanner, options: AuditOptions
         "max_pixels": options.max_pixels,
         "copies": options.copies,
     }
+    if is_batch(options.reference):
+        # Only then: older checkpoints without the key still resume.
+        settings["batch_reference_size"] = options.batch_reference_size
+    return settings
+
+
+BATCH_DIGEST_KEY = "batch_reference_digest"
 
 
 def _refusal(out: Path, parts: Path, what: str) -> AuditStateError:
@@ -365,22 +389,29 @@ def run_audit(
     started = time.perf_counter()
     describe_source(source)  # a missing source fails before anything loads
     snap = open_index(index)
+    batch = is_batch(options.reference)
+    # The batch reference is attached once it is embedded; everything else (a missing
+    # stored reference, an index that cannot be scored contrastively) fails here, before
+    # the model loads and before any earlier output is touched.
     scanner = open_scanner(
         snap,
         ScanParams(
             top_k=1,
             target_fpr=options.target_fpr,
-            reference=options.reference,
+            reference=None if batch else options.reference,
             family_fpr=options.family_fpr,
             copies=options.copies,
         ),
     )
-    settings = _settings(source, index, scanner, options)
+    if batch and scanner.imitation is None:
+        raise UserError(
+            "a batch reference needs an index with at least two artists (or a background "
+            "set) that is searched exactly"
+        )
+    settings = _settings(source, index, snap, options)
     artists = [
         n for n, bg in zip(scanner.table.names, scanner.table.background, strict=True) if not bg
     ]
-    context = scanner.context()
-    metadata = {"settings": settings, "context": context}
 
     cp = _plan(out, settings, resume, overwrite)
     if cp is None:
@@ -409,6 +440,23 @@ def run_audit(
             f"another audit is writing to {out} (lock {parts / 'LOCK'}); wait for it"
         ) from None
     try:
+        if batch:
+            reference = batch_reference_for(
+                source,
+                parts,
+                bb,
+                embed,
+                size=options.batch_reference_size,
+                minimum=minimum_batch(options.target_fpr, options.family_fpr),
+                expected_digest=cp.extra.get(BATCH_DIGEST_KEY),
+                batch_size=options.batch_size,
+                workers=options.workers,
+                limits=LoadLimits(max_pixels=options.max_pixels),
+            )
+            cp.extra[BATCH_DIGEST_KEY] = reference.digest()
+            scanner.use_reference(reference)
+        context = scanner.context()
+        metadata = {"settings": settings, "context": context}
         if on_total is not None:
             total = count_inputs(source)
             if total is not None:

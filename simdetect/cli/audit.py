@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from simdetect.cli.common import (
+    BATCH_REFERENCE_MIN,
+    DEFAULT_BATCH_REFERENCE_SIZE,
     DEFAULT_FAMILY_FPR,
     DEFAULT_INDEX,
     DEFAULT_MAX_PIXELS,
@@ -19,7 +21,6 @@ from simdetect.cli.common import (
     FprOpt,
     IndexOpt,
     MaxPixelsOpt,
-    ReferenceOpt,
     WorkersOpt,
     console,
     plural,
@@ -107,7 +108,23 @@ def audit_cmd(
         int, typer.Option("--top-artists", help="Ranked artists stored per suspect.")
     ] = 5,
     fpr: FprOpt = DEFAULT_TARGET_FPR,
-    reference: ReferenceOpt = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="Generator reference set stored with the index (simdetect index "
+            "add-reference), or 'batch': the audit's own first inputs (at least "
+            f"{BATCH_REFERENCE_MIN} readable images). Suspects are centred on its mean and "
+            "judged against its outputs.",
+        ),
+    ] = None,
+    batch_reference_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-reference-size",
+            help="With --reference batch: how many of the first inputs form the reference.",
+        ),
+    ] = DEFAULT_BATCH_REFERENCE_SIZE,
     family_fpr: FamilyFprOpt = DEFAULT_FAMILY_FPR,
     batch_size: BatchOpt = 32,
     workers: WorkersOpt = 2,
@@ -136,6 +153,7 @@ def audit_cmd(
         target_fpr=fpr,
         reference=reference,
         family_fpr=family_fpr,
+        batch_reference_size=batch_reference_size,
         batch_size=batch_size,
         workers=workers,
         chunk_rows=chunk_rows,

@@ -17,7 +17,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from simdetect.defaults import DEFAULT_FAMILY_FPR, DEFAULT_MAX_PIXELS, DEFAULT_TARGET_FPR
+from simdetect.defaults import (
+    BATCH_REFERENCE_MIN,
+    DEFAULT_BATCH_REFERENCE_SIZE,
+    DEFAULT_FAMILY_FPR,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_TARGET_FPR,
+)
 from simdetect.errors import UserError
 
 # Rich wraps long lines by default; errors and result lines stay one greppable line each.
@@ -27,7 +33,13 @@ err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DEFAULT_INDEX = Path("indexes/default")
 
-__all__ = ["DEFAULT_FAMILY_FPR", "DEFAULT_MAX_PIXELS", "DEFAULT_TARGET_FPR"]
+__all__ = [
+    "BATCH_REFERENCE_MIN",
+    "DEFAULT_BATCH_REFERENCE_SIZE",
+    "DEFAULT_FAMILY_FPR",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_TARGET_FPR",
+]
 
 # -- option types: one definition per option used by several commands -------------------
 

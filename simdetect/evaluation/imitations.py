@@ -93,8 +93,9 @@ def evaluate_imitations(
     y = np.array([names.index(t) for t in truth])
     usable = ~table.background
     ref = np.asarray(reference, dtype=np.float64)
-    null = scorer.reference_null(reference_name, ref)
-    s_imi = scorer.scores(suspects, ref.mean(axis=0))
+    alignment = scorer.alignment_for(ref)
+    null = scorer.reference_null(reference_name, ref, alignment)
+    s_imi = scorer.scores(suspects, ref.mean(axis=0), alignment)
     s_imi[:, table.background] = np.nan
     ranks = _ranks(s_imi, y, usable)
     decided_true = s_imi[np.arange(len(y)), y] > null.decision_thresholds(target_fpr)[y]
@@ -104,20 +105,24 @@ def evaluate_imitations(
 
     if held_out is not None:
         out = np.asarray(held_out, dtype=np.float64)
-        s_out = scorer.scores(out, ref.mean(axis=0))
+        s_out = scorer.scores(out, ref.mean(axis=0), alignment)
         s_out[:, table.background] = np.nan
         dec, any_dec, fam = _held_out_rates(s_out, null, target_fpr, family_fpr)
         pairs = dec[:, usable]
         mode, n_out = "split", len(out)
     else:
         groups = np.asarray(reference_groups)
-        s_ref = scorer.scores(ref, _group_means(ref, groups))
+        s_ref = scorer.scores(ref, _group_means(ref, groups), alignment)
         s_ref[:, table.background] = np.nan
         pair_rows, any_rows, fam_rows = [], [], []
         for g in np.unique(groups):
             sel = groups == g
             sub = Null.from_matrix("reference", reference_name, s_ref[~sel])
-            dec, any_dec, fam = _held_out_rates(s_ref[sel], sub, target_fpr, family_fpr)
+            # the held-out group is aligned by the rest only, as a new suspect would be
+            rest = ref[~sel]
+            held = scorer.scores(ref[sel], rest.mean(axis=0), scorer.alignment_for(rest))
+            held[:, table.background] = np.nan
+            dec, any_dec, fam = _held_out_rates(held, sub, target_fpr, family_fpr)
             pair_rows.append(dec[:, usable])
             any_rows.append(any_dec)
             fam_rows.append(fam)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from simdetect.backbones.base import Fingerprint
+from simdetect.defaults import BATCH_REFERENCE
 from simdetect.errors import ReferenceSetError
 from simdetect.index.store import utc_now
 from simdetect.io.atomic import atomic_write_bytes, atomic_write_text
@@ -36,7 +37,7 @@ from simdetect.io.walk import SkipRecord
 REFERENCES_DIR = "references"
 REFERENCES_LIST = "references.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-RESERVED_NAMES = frozenset({"batch", "none"})
+RESERVED_NAMES = frozenset({BATCH_REFERENCE, "none"})
 
 
 @dataclass
@@ -95,6 +96,46 @@ def _write_list(index_root: Path, entries: dict[str, dict[str, Any]]) -> None:
     atomic_write_text(references_dir(index_root) / REFERENCES_LIST, text + "\n")
 
 
+def reference_to_bytes(ref: ReferenceSet) -> bytes:
+    """The stored form of a set: its vectors and a JSON header, in one .npz."""
+    header = {
+        "name": ref.name,
+        "fingerprint_digest": ref.fingerprint_digest,
+        "backbone": ref.backbone,
+        "created_at": ref.created_at,
+        "sha256": ref.sha256,
+        "paths": ref.paths,
+    }
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        vectors=ref.vectors,
+        header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), np.uint8),
+    )
+    return buf.getvalue()
+
+
+def read_reference_file(path: Path) -> ReferenceSet:
+    """A set read back from `reference_to_bytes`'s form; ReferenceSetError names the file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode("utf-8"))
+            vectors = data["vectors"].astype(np.float32)
+        return ReferenceSet(
+            name=str(header["name"]),
+            vectors=vectors,
+            sha256=list(header["sha256"]),
+            paths=list(header["paths"]),
+            fingerprint_digest=str(header["fingerprint_digest"]),
+            backbone=str(header["backbone"]),
+            created_at=str(header["created_at"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        # A header without the fields (another program's .npz, a truncated write) is as
+        # unreadable as a broken archive: one error naming the file, not a traceback.
+        raise ReferenceSetError(f"{path}: unreadable reference set ({exc})") from None
+
+
 def save_reference(
     index_root: Path,
     name: str,
@@ -122,22 +163,8 @@ def save_reference(
         backbone=fingerprint.name,
         created_at=utc_now(),
     )
-    header = {
-        "name": ref.name,
-        "fingerprint_digest": ref.fingerprint_digest,
-        "backbone": ref.backbone,
-        "created_at": ref.created_at,
-        "sha256": ref.sha256,
-        "paths": ref.paths,
-    }
-    buf = io.BytesIO()
-    np.savez(
-        buf,
-        vectors=ref.vectors,
-        header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), np.uint8),
-    )
     references_dir(index_root).mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(_set_path(index_root, name), buf.getvalue())
+    atomic_write_bytes(_set_path(index_root, name), reference_to_bytes(ref))
     entries = list_references(index_root)
     entries[name] = {
         "count": ref.count,
@@ -157,23 +184,7 @@ def load_reference(index_root: Path, name: str, fingerprint: Fingerprint) -> Ref
             f"index {index_root} holds no reference set {name!r} "
             f"(known: {', '.join(known) if known else 'none'})"
         )
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(bytes(data["header"]).decode("utf-8"))
-            vectors = data["vectors"].astype(np.float32)
-        ref = ReferenceSet(
-            name=str(header["name"]),
-            vectors=vectors,
-            sha256=list(header["sha256"]),
-            paths=list(header["paths"]),
-            fingerprint_digest=str(header["fingerprint_digest"]),
-            backbone=str(header["backbone"]),
-            created_at=str(header["created_at"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        # A header without the fields (another program's .npz, a truncated write) is as
-        # unreadable as a broken archive: one error naming the file, not a traceback.
-        raise ReferenceSetError(f"{path}: unreadable reference set ({exc})") from None
+    ref = read_reference_file(path)
     if ref.fingerprint_digest != fingerprint.digest():
         raise ReferenceSetError(
             f"reference set {name!r} in {index_root} was embedded with {ref.backbone} "

@@ -42,6 +42,7 @@ from simdetect.report.images import png_data_uri, thumbnail_data_uri
 from simdetect.report.limitations import needed_impostors, undecided_code
 from simdetect.report.plots import distribution_png, ranking_png
 from simdetect.report.portable import is_packed, resolve_recorded
+from simdetect.report.record import threshold_scale
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -356,15 +357,19 @@ def _suspect_view(
         verdict_text = bi.inline("verdict.no_match.text", artist=artist)
     else:
         verdict_text = bi.value(_reason(entry or {"n_impostors": 0}, target, calibrated))
-    histogram = record["distributions"]["histogram"]
+    dist = record["distributions"]
+    histogram = dist["histogram"]
+    statistic = dist.get("statistic", "relative")
     dist_png = (
         png_data_uri(
             distribution_png(
                 histogram,
                 artist,
-                entry["relative"] if entry else None,
-                entry["threshold"] if entry else None,
+                entry.get(statistic) if entry else None,
+                entry["threshold"] if entry and threshold_scale(entry) == statistic else None,
                 bi.langs,
+                statistic=statistic,
+                null_kind=(dist.get("null") or {}).get("kind"),
             )
         )
         if histogram is not None
@@ -419,7 +424,13 @@ def _suspect_view(
         "matches": matches,
         "distribution_png": dist_png,
         "ranking_png": png_data_uri(
-            ranking_png(scan["ranking"], artist, entry["threshold"] if entry else None, bi.langs)
+            ranking_png(
+                scan["ranking"],
+                artist,
+                entry["threshold"] if entry else None,
+                bi.langs,
+                statistic=threshold_scale(entry) if entry else statistic,
+            )
         ),
         "ranking": ranking_rows,
         "provenance": _provenance_rows(suspect["provenance"], bi),

@@ -350,6 +350,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "decision.false": ("未超过", "below"),
     "decision.none": ("无法判定", "undecided"),
     "plot.relative_to": ("相对得分（对「{artist}」）", "Relative score against {artist}"),
+    "plot.contrastive_to": ("对比得分（对「{artist}」）", "Contrastive score against {artist}"),
+    "plot.contrastive": ("对比得分", "Contrastive score"),
+    "plot.null_reference": (
+        "同一生成器的其他风格输出（n={n}）",
+        "The generator's outputs in other styles (n={n})",
+    ),
     "plot.share": ("作品占比（%）", "Share of works (%)"),
     "plot.impostor": ("其他艺术家作品（n={n}）", "Other artists' works (n={n})"),
     "plot.genuine": ("本人作品（n={n}）", "Artist's own works (n={n})"),

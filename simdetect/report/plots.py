@@ -43,11 +43,16 @@ def distribution_png(
     suspect_score: float | None,
     threshold: float | None,
     langs: tuple[Lang, ...],
+    *,
+    statistic: str = "relative",
+    null_kind: str | None = None,
 ) -> bytes:
-    """Impostor and genuine shares per bin of relative score, the suspect and threshold marked.
+    """Null and genuine shares per bin of the decision's score, suspect and threshold marked.
 
     Shares (not counts) because an artist has far fewer own works than there are
-    impostors; in counts the genuine bars would be invisible.
+    null images; in counts the genuine bars would be invisible. `statistic` is the score
+    the decision was made on (`contrastive` or `relative`); `null_kind` says whether its
+    null is a generator reference's outputs or other artists' works.
     """
     configure_matplotlib_fonts()
     edges = histogram["edges"]
@@ -62,7 +67,11 @@ def distribution_png(
             fill=True,
             alpha=0.55,
             color=GREY,
-            label=_label("plot.impostor", langs, n=n_imp),
+            label=_label(
+                "plot.null_reference" if null_kind == "reference" else "plot.impostor",
+                langs,
+                n=n_imp,
+            ),
         )
     if n_gen:
         ax.stairs(
@@ -77,7 +86,8 @@ def distribution_png(
         ax.axvline(threshold, color=ORANGE, ls=":", lw=2, label=_label("plot.threshold", langs))
     if suspect_score is not None:
         ax.axvline(suspect_score, color=RED, lw=2.2, label=_label("plot.suspect", langs))
-    ax.set_xlabel(_label("plot.relative_to", langs, artist=artist))
+    axis = "plot.contrastive_to" if statistic == "contrastive" else "plot.relative_to"
+    ax.set_xlabel(_label(axis, langs, artist=artist))
     ax.set_ylabel(_label("plot.share", langs))
     ax.legend(fontsize=7.5, loc="upper left", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
@@ -89,15 +99,18 @@ def ranking_png(
     artist: str,
     threshold: float | None,
     langs: tuple[Lang, ...],
+    *,
+    statistic: str = "relative",
 ) -> bytes:
-    """Every indexed artist's relative score for one image, best at the top.
+    """Every indexed artist's score for one image, best at the top, on the decision's scale.
 
     Dots with their values rather than bars: relative scores are often all negative,
     and bars growing from zero would make the best-scoring artist the shortest bar.
+    `statistic` is the score the threshold belongs to (`contrastive` or `relative`).
     """
     configure_matplotlib_fonts()
-    rows = [r for r in ranking if r.get("relative") is not None]
-    key = "relative"
+    key = statistic
+    rows = [r for r in ranking if r.get(key) is not None]
     if not rows:  # uncalibrated: fall back to the raw similarity, labelled as such
         rows, key = ranking, "similarity"
     names = [r["artist"] for r in rows][::-1]
@@ -135,7 +148,9 @@ def ranking_png(
     ax.set_yticks(range(len(rows)), names)
     ax.set_xlim(left, hi + 0.18 * span)
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    label = "plot.relative" if key == "relative" else "col.similarity"
+    label = {"relative": "plot.relative", "contrastive": "plot.contrastive"}.get(
+        key, "col.similarity"
+    )
     ax.set_xlabel(_label(label, langs))
     ax.spines[["top", "right"]].set_visible(False)
     for tick in ax.get_yticklabels():

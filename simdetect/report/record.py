@@ -119,34 +119,72 @@ def _histogram(
     }
 
 
-def _marks(scan: CaseScan, artist: str) -> list[float]:
+def _marks(scan: CaseScan, artist: str, statistic: str) -> list[float]:
     """The claimant's scores and thresholds, which the histogram's range must cover."""
     marks = []
     for row in scan.rows:
         entry = claimant_summary(row, artist)["entry"] or {}
-        for key in ("relative", "threshold"):
+        keys = [statistic]
+        if threshold_scale(entry) == statistic:
+            keys.append("threshold")
+        for key in keys:
             value = entry.get(key)
             if value is not None and math.isfinite(value):
                 marks.append(float(value))
     return marks
 
 
-def distributions(scan: CaseScan, artist: str) -> dict[str, Any]:
-    """Summaries of the claimant artist's impostor and genuine distributions."""
-    marks = _marks(scan, artist)
+def threshold_scale(entry: dict[str, Any]) -> str:
+    """The statistic an entry's `threshold` is on: a contrastive null's, or `relative`."""
+    return "contrastive" if entry.get("null") else "relative"
+
+
+def decision_statistic(scan: CaseScan) -> str:
+    """The statistic the scan's decisions were made on: the one its plots must show."""
+    return "contrastive" if scan.scanner.imitation is not None else "relative"
+
+
+def distributions(scan: CaseScan, artist: str, statistic: str | None = None) -> dict[str, Any]:
+    """The claimant artist's null and genuine distributions, on the decision's scale.
+
+    With contrastive scoring the null is what `p_value` and `decision` were read against
+    (the generator reference's outputs, or indexed works by other artists) and the genuine
+    scores are the artist's own works, each left out; without it, the relative score's
+    impostors and genuine works. `statistic` pins the choice (a record being verified
+    names the one it was made with).
+    """
+    statistic = statistic or decision_statistic(scan)
     cal = scan.scanner.calibration
-    a = cal.artist_names.index(artist)
-    impostor, genuine = cal.impostor[a], cal.genuine[a]
-    return {
+    im = scan.scanner.imitation
+    if statistic == "contrastive" and im is not None:
+        a = im.table.names.index(artist)
+        null = im.judge.null
+        impostor = null.artists[a].scores
+        genuine = im.judge.genuine[a]
+        null_info: dict[str, Any] | None = {
+            "kind": null.kind,
+            "name": null.name,
+            "size": null.size,
+        }
+    else:
+        statistic = "relative"
+        a = cal.artist_names.index(artist)
+        impostor, genuine = cal.impostor[a], cal.genuine[a]
+        null_info = None
+    marks = _marks(scan, artist, statistic)
+    out = {
         "artist": artist,
         "state": "calibrated" if cal.calibrated else "uncalibrated",
         "computed_at": cal.computed_at,
         "snapshot_digest": cal.snapshot_digest,
-        "statistic": "relative",
+        "statistic": statistic,
         "impostor": summarise(impostor),
         "genuine": summarise(genuine),
         "histogram": _histogram(impostor, genuine, marks),
     }
+    if null_info is not None:
+        out["null"] = null_info
+    return out
 
 
 def _file_status(path: str, sha256: str) -> str:

@@ -505,7 +505,10 @@ def check_derived(record: dict[str, Any], scan: CaseScan, out: Verification) -> 
     """Every other section that can be rebuilt from the index and the files, rebuilt."""
     artist = str(record["case"]["artist"])
     rebuilt: dict[str, Any] = {
-        "distributions": distributions(scan, artist),
+        # on the scale the record was made with (older records plotted `relative`)
+        "distributions": distributions(
+            scan, artist, record.get("distributions", {}).get("statistic", "relative")
+        ),
         "index": index_section(scan),
         "method": method_section(scan),
         "inputs": [_placeless(item) for item in input_files(scan)],

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from simdetect.defaults import BATCH_REFERENCE
 from simdetect.errors import UserError
 from simdetect.index.references import ReferenceSet, load_reference
 from simdetect.index.sidecar import read_sidecar, write_sidecar
@@ -69,15 +70,23 @@ def imitation_state_for(
         if not reproducible:
             return state, scorer
         state = stored_state(snapshot, params) or state
-    return state, ImitationScorer(vectors, table, state.params, state.discriminant)
+    return state, ImitationScorer(vectors, table, state.params, state.discriminant, state.subspace)
 
 
 def open_reference(snapshot: IndexSnapshot, name: str) -> ReferenceSet:
-    ref = load_reference(snapshot.root, name, snapshot.fingerprint)
+    if name.lower() == BATCH_REFERENCE:
+        raise UserError(
+            f"the reference {name!r} means a batch audit's own inputs; only an audit can use "
+            "it (store a reference set with the index for anything else)"
+        )
+    return _usable(load_reference(snapshot.root, name, snapshot.fingerprint))
+
+
+def _usable(ref: ReferenceSet) -> ReferenceSet:
     if ref.count < MIN_REFERENCE:
         raise UserError(
-            f"reference set {name!r} holds {ref.count} images; at least {MIN_REFERENCE} are "
-            "needed to estimate a generator's offset"
+            f"reference set {ref.name!r} holds {ref.count} images; at least {MIN_REFERENCE} "
+            "are needed to estimate a generator's offset"
         )
     return ref
 
@@ -95,8 +104,9 @@ def judge_for(
             scorer, Null.from_matrix("index", None, state.index_null_scores), genuine
         )
     stats = reference_stats(reference.name, reference.vectors)
-    null = scorer.reference_null(reference.name, reference.vectors)
-    return ImitationJudge(scorer, null, genuine, stats.mean)
+    alignment = scorer.alignment_for(reference.vectors)
+    null = scorer.reference_null(reference.name, reference.vectors, alignment)
+    return ImitationJudge(scorer, null, genuine, stats.mean, alignment)
 
 
 @dataclass
@@ -115,13 +125,17 @@ class ImitationScoring:
         snapshot: IndexSnapshot,
         table: ArtistTable,
         params: ImitationParams,
-        reference: str | None,
+        reference: str | ReferenceSet | None,
         family_fpr: float,
         *,
         reproducible: bool,
     ) -> ImitationScoring:
+        """`reference`: a stored set's name, or a set the caller built (an audit's batch)."""
         state, scorer = imitation_state_for(snapshot, table, params, reproducible=reproducible)
-        ref = open_reference(snapshot, reference) if reference else None
+        if isinstance(reference, ReferenceSet):
+            ref: ReferenceSet | None = _usable(reference)
+        else:
+            ref = open_reference(snapshot, reference) if reference else None
         return cls(state, judge_for(state, scorer, table, ref), table, ref, family_fpr)
 
     def context(self) -> dict[str, Any]:

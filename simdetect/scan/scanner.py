@@ -22,6 +22,7 @@ from simdetect.backbones.base import Backbone
 from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.errors import UserError
+from simdetect.index.references import ReferenceSet
 from simdetect.index.store import IndexSnapshot
 from simdetect.io.hashing import phash_distance
 from simdetect.io.image_record import ImageRecord
@@ -116,6 +117,22 @@ class Scanner:
                 "a generator reference needs an index with at least two artists (or a "
                 "background set) that is searched exactly"
             )
+
+    def use_reference(self, reference: ReferenceSet) -> None:
+        """Judge from now on against a reference the caller built (an audit's own batch)."""
+        if self.imitation is None:
+            raise UserError(
+                "a generator reference needs an index with at least two artists (or a "
+                "background set) that is searched exactly"
+            )
+        self.imitation = ImitationScoring.open(
+            self.snapshot,
+            self.table,
+            self.params.imitation,
+            reference,
+            self.params.family_fpr,
+            reproducible=self.reproducible,
+        )
 
     def context(self) -> dict[str, Any]:
         """Fields added to every output row so a row can be traced to its method and index."""

@@ -10,6 +10,15 @@ on the index mean. A reference from a different generator removes the wrong offs
 
 `leave_one_out_means` lets the reference's own outputs be scored exactly as a suspect
 would be (centred on a mean they are not part of), which is what makes them a fair null.
+
+Second order (CORAL, Sun et al. 2016): a generator also spreads its outputs differently
+from paintings — some directions of the descriptor it barely varies along, others it
+exaggerates. Within the index's leading principal directions, centred suspects are
+whitened by the reference's covariance and re-coloured by the index's, so distances
+between an output and the works mean what they mean between works. Both covariances are
+shrunk towards a multiple of the identity; below `CORAL_MIN_REFERENCE` images a
+reference's covariance is too noisy and only its mean is removed. Measured on
+sd15-styles (BENCHMARKS.md, "AI imitations"): top-1 50.8 → 58.3.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_REFERENCE = 20
+CORAL_MIN_REFERENCE = 100
+SUBSPACE_MAX_ROWS = 20_000  # rows the index's principal directions are estimated from
 
 
 @dataclass
@@ -51,3 +62,68 @@ def leave_one_out_means(vectors: np.ndarray) -> np.ndarray:
     if n < 2:
         raise ValueError("a leave-one-out mean needs at least two vectors")
     return (x.sum(axis=0)[None, :] - x) / (n - 1)
+
+
+def _shrunk(cov: np.ndarray, shrinkage: float) -> np.ndarray:
+    r = len(cov)
+    return (1.0 - shrinkage) * cov + shrinkage * (np.trace(cov) / r) * np.eye(r)
+
+
+def _matrix_power(sym: np.ndarray, power: float) -> np.ndarray:
+    w, u = np.linalg.eigh(sym)
+    w = np.maximum(w, 1e-12 * max(float(w.max()), 1e-300))
+    return (u * w**power) @ u.T
+
+
+@dataclass
+class Subspace:
+    """The index's leading principal directions and its works' covariance within them."""
+
+    basis: np.ndarray  # (d, r), orthonormal columns, strongest direction first
+    covariance: np.ndarray  # (r, r), of the index's centred works in the basis
+
+    @property
+    def rank(self) -> int:
+        return int(self.basis.shape[1])
+
+
+def index_subspace(vectors: np.ndarray, rank: int) -> Subspace | None:
+    """Principal directions of the indexed works (an evenly spaced sample of a large index)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    if len(x) < 3:
+        return None
+    step = max(1, len(x) // SUBSPACE_MAX_ROWS)
+    sample = x[::step] - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(sample, full_matrices=False)
+    basis = vt[: min(rank, len(vt))].T
+    z = sample @ basis
+    return Subspace(basis=basis, covariance=z.T @ z / (len(z) - 1))
+
+
+@dataclass
+class SecondOrderAlignment:
+    """Maps vectors centred on a generator's mean onto the index's spread (see above)."""
+
+    basis: np.ndarray  # (d, r)
+    matrix: np.ndarray  # (r, r): reference covariance^(-1/2) · index covariance^(1/2)
+
+    def apply(self, centred: np.ndarray) -> np.ndarray:
+        z = np.asarray(centred, dtype=np.float64) @ self.basis
+        return centred + (z @ self.matrix - z) @ self.basis.T
+
+
+def second_order_alignment(
+    subspace: Subspace | None, reference: np.ndarray, shrinkage: float
+) -> SecondOrderAlignment | None:
+    """None when the reference is too small to estimate its spread (mean only, then)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    if subspace is None or len(ref) < CORAL_MIN_REFERENCE:
+        return None
+    r = min(subspace.rank, len(ref) - 1)
+    basis = subspace.basis[:, :r]
+    z = (ref - ref.mean(axis=0)) @ basis
+    c_ref = _shrunk(z.T @ z / (len(z) - 1), shrinkage)
+    c_idx = _shrunk(subspace.covariance[:r, :r], shrinkage)
+    return SecondOrderAlignment(
+        basis=basis, matrix=_matrix_power(c_ref, -0.5) @ _matrix_power(c_idx, 0.5)
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -50,6 +51,12 @@ class DiscriminantParams:
         )
 
 
+class Aligner(Protocol):
+    """Maps centred vectors of one domain onto the index's (scoring.alignment)."""
+
+    def apply(self, centred: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass
 class Discriminant:
     """x ↦ normalise(P^T (x − centre)); `centre` defaults to the mean of the fitted works."""
@@ -64,10 +71,18 @@ class Discriminant:
     def fitted(self) -> bool:
         return self.n_artists >= 2
 
-    def transform(self, vectors: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
-        """Project and L2-normalise; `centre` may be one vector or one per row."""
+    def transform(
+        self,
+        vectors: np.ndarray,
+        centre: np.ndarray | None = None,
+        alignment: Aligner | None = None,
+    ) -> np.ndarray:
+        """Centre, align, project and L2-normalise; `centre`: one vector or one per row."""
         c = self.mean if centre is None else np.asarray(centre, dtype=np.float64)
-        z = (np.asarray(vectors, dtype=np.float64) - c) @ self.projection
+        centred = np.asarray(vectors, dtype=np.float64) - c
+        if alignment is not None:
+            centred = alignment.apply(centred)
+        z = centred @ self.projection
         norms = np.linalg.norm(z, axis=1, keepdims=True)
         return z / np.maximum(norms, 1e-12)
 

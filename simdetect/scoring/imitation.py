@@ -3,7 +3,9 @@
 Pipeline for one suspect vector q (pure: vectors, labels and parameters in, numbers out):
 
 1. centre: q − c, where c is the generator reference's mean (`alignment`), or the index
-   mean when no reference is given; indexed works are centred on the index mean;
+   mean when no reference is given; indexed works are centred on the index mean; with a
+   reference of at least `CORAL_MIN_REFERENCE` images, also whiten by the reference's
+   spread and re-colour by the index's within its leading directions (`alignment`);
 2. project with the discriminant learned from the index's works (`discriminant`) and
    L2-normalise;
 3. per artist, the mean cosine of its k most similar works in that space (`aggregate`);
@@ -24,7 +26,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from simdetect.scoring.aggregate import DEFAULT_K, ArtistTable, per_artist_topk
-from simdetect.scoring.alignment import leave_one_out_means
+from simdetect.scoring.alignment import (
+    CORAL_MIN_REFERENCE,
+    SecondOrderAlignment,
+    Subspace,
+    index_subspace,
+    leave_one_out_means,
+    second_order_alignment,
+)
 from simdetect.scoring.contrastive import (
     FamilyVerdict,
     Null,
@@ -53,12 +62,20 @@ class ImitationParams:
     dim: int | None = None
     statistic: str = "margin"  # "margin" (contrastive) or "similarity" (top-k mean only)
     centroid_weight: float = 0.8  # weight of the cosine to the artist's mean direction
+    # Second-order alignment to a generator reference (None: its mean only); measured on
+    # sd15-styles with ranks 32-768 and shrinkages 0.1-0.5, BENCHMARKS.md "AI imitations".
+    coral_rank: int | None = 256
+    coral_shrinkage: float = 0.5
 
     def __post_init__(self) -> None:
         if self.statistic not in ("margin", "similarity"):
             raise ValueError(f"statistic must be 'margin' or 'similarity', got {self.statistic!r}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.coral_rank is not None and self.coral_rank < 1:
+            raise ValueError(f"coral_rank must be at least 1, got {self.coral_rank}")
+        if not 0.0 < self.coral_shrinkage <= 1.0:
+            raise ValueError(f"coral_shrinkage must be in (0, 1], got {self.coral_shrinkage}")
 
     def discriminant(self) -> DiscriminantParams | None:
         if self.shrinkage is None:
@@ -75,10 +92,17 @@ class ImitationParams:
             if w
             else f"mean cosine of the artist's {self.k} most similar works"
         )
+        coral = (
+            f"; with a reference of at least {CORAL_MIN_REFERENCE} images, also whitened by "
+            f"its covariance and re-coloured by the index's in the index's top "
+            f"{self.coral_rank} principal directions (shrinkage {self.coral_shrinkage:g})"
+            if self.coral_rank
+            else ""
+        )
         return (
             f"contrastive = ({per}) minus the same for the best other artist or background "
             f"set, in a space of {space}; suspects centred on their generator reference's "
-            "mean when one is given, otherwise on the index mean"
+            f"mean when one is given, otherwise on the index mean{coral}"
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -94,6 +118,7 @@ class ImitationScorer:
         table: ArtistTable,
         params: ImitationParams | None = None,
         discriminant: Discriminant | None = None,
+        subspace: Subspace | None = None,
     ) -> None:
         self.params = params or ImitationParams()
         self.table = table
@@ -105,6 +130,9 @@ class ImitationScorer:
             else:
                 discriminant = fit_discriminant(x, table.codes, dp)
         self.discriminant = discriminant
+        if subspace is None and self.params.coral_rank:
+            subspace = index_subspace(x, self.params.coral_rank)
+        self.subspace = subspace
         self.library = discriminant.transform(x) if len(x) else x
         cents = np.zeros((table.n_artists, self.library.shape[1]))
         for a, rows in enumerate(table.members):
@@ -113,9 +141,20 @@ class ImitationScorer:
                 cents[a] = c / max(float(np.linalg.norm(c)), 1e-12)
         self.centroids = cents
 
-    def per_artist(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+    def alignment_for(self, reference: np.ndarray) -> SecondOrderAlignment | None:
+        """The second-order alignment to this generator reference (None: mean only)."""
+        if not self.params.coral_rank:
+            return None
+        return second_order_alignment(self.subspace, reference, self.params.coral_shrinkage)
+
+    def per_artist(
+        self,
+        vectors: np.ndarray,
+        centres: np.ndarray | None = None,
+        alignment: SecondOrderAlignment | None = None,
+    ) -> np.ndarray:
         """(m, d) suspects → (m, A) top-k mean cosine per artist in the learned space."""
-        q = self.discriminant.transform(vectors, centres)
+        q = self.discriminant.transform(vectors, centres, alignment)
         out = np.empty((len(q), self.table.n_artists))
         for start in range(0, len(q), ROW_CHUNK):
             rows = slice(start, start + ROW_CHUNK)
@@ -129,20 +168,30 @@ class ImitationScorer:
             return per_artist
         return (1.0 - w) * per_artist + w * (q @ self.centroids.T)
 
-    def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+    def scores(
+        self,
+        vectors: np.ndarray,
+        centres: np.ndarray | None = None,
+        alignment: SecondOrderAlignment | None = None,
+    ) -> np.ndarray:
         """(m, d) suspects → (m, A) contrastive scores (background columns included)."""
-        return self._statistic(self.per_artist(vectors, centres))
+        return self._statistic(self.per_artist(vectors, centres, alignment))
 
     def _statistic(self, per_artist: np.ndarray) -> np.ndarray:
         if self.params.statistic == "similarity":
             return per_artist
         return contrastive_margin(per_artist)
 
-    def reference_null(self, name: str, reference: np.ndarray) -> Null:
-        """The generator's outputs, each centred on the reference mean without itself."""
+    def reference_null(
+        self, name: str, reference: np.ndarray, alignment: SecondOrderAlignment | None = None
+    ) -> Null:
+        """The generator's outputs, each centred on the reference mean without itself.
+
+        `alignment` is the one its suspects get (estimated on the whole reference).
+        """
         ref = np.asarray(reference, dtype=np.float64)
         centres = leave_one_out_means(ref)
-        s = self.scores(ref, centres)
+        s = self.scores(ref, centres, alignment)
         s[:, self.table.background] = np.nan
         return Null.from_matrix("reference", name, s)
 
@@ -184,7 +233,7 @@ class ImitationScorer:
         return out
 
 
-IMITATION_STATE_VERSION = 1
+IMITATION_STATE_VERSION = 2  # 2: the index's principal subspace for second-order alignment
 
 
 @dataclass
@@ -201,12 +250,16 @@ class ImitationState:
     discriminant: Discriminant
     index_null_scores: np.ndarray  # (N, A), NaN where a work may not count
     genuine_scores: np.ndarray  # (N,), each work against its own artist
+    subspace: Subspace | None = None  # for second-order alignment to a reference
     version: int = IMITATION_STATE_VERSION
 
     def digest(self) -> str:
         h = hashlib.sha256(self.discriminant.digest().encode())
         h.update(repr(sorted(self.params.as_dict().items())).encode())
         h.update(self.snapshot_digest.encode())
+        if self.subspace is not None:
+            h.update(np.ascontiguousarray(self.subspace.basis, dtype=np.float64).tobytes())
+            h.update(np.ascontiguousarray(self.subspace.covariance, dtype=np.float64).tobytes())
         return h.hexdigest()
 
     def to_bytes(self) -> bytes:
@@ -219,6 +272,8 @@ class ImitationState:
             "n_works": d.n_works,
             "n_artists": d.n_artists,
         }
+        sub = self.subspace
+        d_dim = len(d.mean)
         buf = io.BytesIO()
         np.savez(
             buf,
@@ -227,6 +282,8 @@ class ImitationState:
             projection=d.projection.astype(np.float64),
             index_null=self.index_null_scores.astype(np.float64),
             genuine=self.genuine_scores.astype(np.float64),
+            subspace_basis=(sub.basis if sub else np.zeros((d_dim, 0))).astype(np.float64),
+            subspace_covariance=(sub.covariance if sub else np.zeros((0, 0))).astype(np.float64),
         )
         return buf.getvalue()
 
@@ -241,12 +298,19 @@ class ImitationState:
                 n_works=int(meta["n_works"]),
                 n_artists=int(meta["n_artists"]),
             )
+            basis = data["subspace_basis"].astype(np.float64)
+            subspace = (
+                Subspace(basis=basis, covariance=data["subspace_covariance"].astype(np.float64))
+                if basis.shape[1]
+                else None
+            )
             return cls(
                 snapshot_digest=str(meta["snapshot_digest"]),
                 params=ImitationParams(**meta["params"]),
                 discriminant=disc,
                 index_null_scores=data["index_null"].astype(np.float64),
                 genuine_scores=data["genuine"].astype(np.float64),
+                subspace=subspace,
                 version=int(meta["version"]),
             )
 
@@ -257,7 +321,9 @@ def compute_state(
     scorer = ImitationScorer(vectors, table, params)
     null = scorer.index_null_matrix()
     genuine = scorer.genuine_scores()
-    state = ImitationState(snapshot_digest, params, scorer.discriminant, null, genuine)
+    state = ImitationState(
+        snapshot_digest, params, scorer.discriminant, null, genuine, scorer.subspace
+    )
     return state, scorer
 
 
@@ -289,14 +355,16 @@ class ImitationJudge:
         null: Null,
         genuine: list[np.ndarray],
         centre: np.ndarray | None = None,
+        alignment: SecondOrderAlignment | None = None,
     ) -> None:
         self.scorer = scorer
         self.null = null
         self.genuine = [np.sort(g[np.isfinite(g)]) for g in genuine]
         self.centre = centre
+        self.alignment = alignment
 
     def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
-        s = self.scorer.scores(vectors, self.centre if centres is None else centres)
+        s = self.scorer.scores(vectors, self.centre if centres is None else centres, self.alignment)
         s[:, self.scorer.table.background] = np.nan
         return s
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simdetect.report.limitations import needed_impostors, undecided_code
-from simdetect.report.record import distributions
+from simdetect.report.record import distributions, threshold_scale
 from simdetect.report.suspects import CaseScan
 from simdetect.scan import Scanner
 
@@ -199,8 +199,12 @@ def chart_data(scanner: Scanner, row: dict[str, Any]) -> dict[str, Any]:
             "histogram": dist["histogram"],
             "impostor_n": dist["impostor"]["n"],
             "genuine_n": dist["genuine"]["n"],
-            "relative": entry.get("relative"),
-            "threshold": entry.get("threshold"),
+            "statistic": dist["statistic"],
+            # the suspect's mark and the threshold on the histogram's scale
+            "score": entry.get(dist["statistic"]),
+            "threshold": (
+                entry.get("threshold") if threshold_scale(entry) == dist["statistic"] else None
+            ),
         }
     return out
 

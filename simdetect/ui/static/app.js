@@ -340,7 +340,7 @@
     view.ranking.slice(0, 5).forEach((r, i) => {
       const details = el("details", { class: "explain" }, [el("summary", { text: t("explain") })]);
       const lines = [
-        r.threshold !== null ? t("ex_relative", { v: fmt(r.relative), thr: fmt(r.threshold) }) : t("ex_relative_nothr", { v: fmt(r.relative) }),
+        r.threshold !== null ? t(r.null ? "ex_contrastive" : "ex_relative", { v: fmt(r.score), thr: fmt(r.threshold) }) : t(r.null ? "ex_contrastive_nothr" : "ex_relative_nothr", { v: fmt(r.score) }),
         t("ex_p", { p: fmtP(r.p_value) }),
         r.percentile !== null ? t("ex_pct", { pct: fmtPct(r.percentile), n: r.n_impostors }) : null,
         r.genuine_percentile !== null ? t("ex_genuine", { pct: fmtPct(r.genuine_percentile), n: r.n_genuine }) : null,
@@ -350,7 +350,7 @@
       for (const line of lines) if (line) details.appendChild(el("p", { text: line }));
       body.appendChild(el("tr", { class: i === 0 ? "first-row" : "" }, [
         el("td", {}, [el("span", { class: "artist", text: r.artist }), details]),
-        el("td", { class: "num", text: fmt(r.relative) }),
+        el("td", { class: "num", text: fmt(r.score) }),
         el("td", { class: "num", text: fmtP(r.p_value) }),
         el("td", {}, el("span", { class: "badge " + (r.decision === true ? "match" : r.decision === false ? (view.copy ? "plain" : "nomatch") : "undecided"), text: decisionLabel(r.decision) })),
       ]));
@@ -455,8 +455,8 @@
     if (data.threshold !== null && data.threshold !== undefined) {
       root.appendChild(svg("line", { x1: x(data.threshold), x2: x(data.threshold), y1: 4, y2: H, class: "thr" }));
     }
-    if (data.relative !== null && data.relative !== undefined) {
-      root.appendChild(svg("line", { x1: x(data.relative), x2: x(data.relative), y1: 0, y2: H, class: "mark" }));
+    if (data.score !== null && data.score !== undefined) {
+      root.appendChild(svg("line", { x1: x(data.score), x2: x(data.score), y1: 0, y2: H, class: "mark" }));
     }
     wrap.appendChild(root);
     const legend = el("p", { class: "legend-row" });
