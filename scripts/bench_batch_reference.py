@@ -95,8 +95,17 @@ def main() -> None:
     for t in kept:
         shutil.copyfile(t, kept_dir / t.name)
     subprocess.run(
-        [sys.executable, "-m", "simdetect", "index", "add-reference", "sd15-kept", str(kept_dir),
-         "--index", str(args.index)],
+        [
+            sys.executable,
+            "-m",
+            "simdetect",
+            "index",
+            "add-reference",
+            "sd15-kept",
+            str(kept_dir),
+            "--index",
+            str(args.index),
+        ],
         check=True,
     )
     runs = {
