@@ -1,0 +1,87 @@
+"""The imitation score's knobs on sd15-styles, on vectors already cached by `simdetect eval`.
+
+    simdetect eval --imitations ../shared/corpora/sd15-styles/imitations \
+        --reference ../shared/corpora/sd15-styles/reference --index IDX \
+        --held-out-fraction 0.5 --seed 0 --out /tmp/imit-s0        # embeds and caches tiles
+    python scripts/grid_imitation_params.py /tmp/imit-s0/tiles IDX
+
+Each row: one `ImitationParams` setting, both reference splits (seeds 0 and 1, split by
+source file exactly as `simdetect eval --held-out-fraction 0.5` splits), printed as
+top-1 / top-5 / true artist decided @ held-out pairs decided / true artist flagged @
+held-out images flagged (percent).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from simdetect.evaluation.imitations import evaluate_imitations
+from simdetect.index.store import open_index
+from simdetect.io.hashing import sha256_bytes
+from simdetect.scoring.aggregate import ArtistTable
+from simdetect.scoring.imitation import ImitationParams, ImitationScorer
+
+GRID = [
+    ImitationParams(coral_rank=None),
+    ImitationParams(coral_rank=64),
+    ImitationParams(coral_rank=128),
+    ImitationParams(coral_rank=256),
+    ImitationParams(coral_rank=512),
+    ImitationParams(coral_rank=256, coral_shrinkage=0.3),
+    ImitationParams(coral_rank=256, coral_shrinkage=0.7),
+    ImitationParams(coral_rank=256, shrinkage=0.3),
+    ImitationParams(coral_rank=256, centroid_weight=1.0),
+]
+
+
+def tile_vectors(
+    tiles: Path, sub: str, store: dict[str, np.ndarray]
+) -> tuple[list[Path], np.ndarray]:
+    paths = sorted((tiles / sub).rglob("*.png"))
+    return paths, np.stack([store[sha256_bytes(p.read_bytes())] for p in paths]).astype(np.float64)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tiles", type=Path)
+    ap.add_argument("index", type=Path)
+    args = ap.parse_args()
+    with np.load(args.tiles / "vectors.npz") as data:
+        store = dict(zip(data["sha256"].tolist(), data["vectors"], strict=True))
+    imi_paths, x_imi = tile_vectors(args.tiles, "imitations", store)
+    ref_paths, x_ref = tile_vectors(args.tiles, "reference", store)
+    truth = [p.parent.name for p in imi_paths]
+    groups = np.array([p.name.rsplit(".q", 1)[0] for p in ref_paths])
+    snap = open_index(args.index)
+    meta = snap.metadata
+    table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
+    vectors = snap.vectors().astype(np.float64)
+    for params in GRID:
+        scorer = ImitationScorer(vectors, table, params)
+        cols = []
+        for seed in (0, 1):
+            names = np.unique(groups)
+            out_names = set(
+                np.random.default_rng(seed).permutation(names)[: round(0.5 * len(names))]
+            )
+            out = np.array([g in out_names for g in groups])
+            f = evaluate_imitations(
+                scorer, x_imi, truth, x_ref[~out], groups[~out], held_out=x_ref[out]
+            ).figures
+            cols.append(
+                f"{f['top1']:.1f}/{f['top5']:.1f}/{f['true_artist_decided']:.1f}"
+                f"@{f['held_out_pairs_decided']:.2f}/{f['true_artist_flagged']:.1f}"
+                f"@{f['held_out_flagged']:.1f}"
+            )
+        knobs = (
+            f"coral_rank={params.coral_rank} coral_shrinkage={params.coral_shrinkage} "
+            f"shrinkage={params.shrinkage} centroid_weight={params.centroid_weight}"
+        )
+        print(f"{knobs} | {' | '.join(cols)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
