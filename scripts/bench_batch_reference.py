@@ -28,17 +28,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from simdetect.evaluation.imitations import held_out_mask
+
 
 def split(reference_tiles: Path, seed: int, fraction: float) -> tuple[list[Path], list[Path]]:
     """(kept, held out) exactly as simdetect.evaluation.imitation_suite splits by source."""
     tiles = sorted(reference_tiles.rglob("*.png"))
     sources = np.array([str(t.name).rsplit(".q", 1)[0] for t in tiles])
-    names = np.unique(sources)
-    rng = np.random.default_rng(seed)
-    n_out = max(1, round(fraction * len(names)))
-    out_names = set(rng.permutation(names)[:n_out].tolist())
-    held = [t for t, s in zip(tiles, sources, strict=True) if s in out_names]
-    kept = [t for t, s in zip(tiles, sources, strict=True) if s not in out_names]
+    out = held_out_mask(sources, fraction, seed)
+    held = [t for t, o in zip(tiles, out, strict=True) if o]
+    kept = [t for t, o in zip(tiles, out, strict=True) if not o]
     return kept, held
 
 

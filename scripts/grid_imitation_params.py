@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simdetect.evaluation.imitations import evaluate_imitations
+from simdetect.evaluation.imitations import evaluate_imitations, figures_line, held_out_mask
 from simdetect.index.store import open_index
 from simdetect.io.hashing import sha256_bytes
 from simdetect.scoring.aggregate import ArtistTable
@@ -63,19 +63,11 @@ def main() -> None:
         scorer = ImitationScorer(vectors, table, params)
         cols = []
         for seed in (0, 1):
-            names = np.unique(groups)
-            out_names = set(
-                np.random.default_rng(seed).permutation(names)[: round(0.5 * len(names))]
-            )
-            out = np.array([g in out_names for g in groups])
+            out = held_out_mask(groups, 0.5, seed)
             f = evaluate_imitations(
                 scorer, x_imi, truth, x_ref[~out], groups[~out], held_out=x_ref[out]
             ).figures
-            cols.append(
-                f"{f['top1']:.1f}/{f['top5']:.1f}/{f['true_artist_decided']:.1f}"
-                f"@{f['held_out_pairs_decided']:.2f}/{f['true_artist_flagged']:.1f}"
-                f"@{f['held_out_flagged']:.1f}"
-            )
+            cols.append(figures_line(f))
         knobs = (
             f"coral_rank={params.coral_rank} coral_shrinkage={params.coral_shrinkage} "
             f"shrinkage={params.shrinkage} centroid_weight={params.centroid_weight}"

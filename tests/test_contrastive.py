@@ -311,3 +311,16 @@ def test_a_reference_file_missing_header_fields_is_refused_naming_it(tmp_path) -
     np.savez(path, vectors=np.eye(4, dtype=np.float32), header=header)
     with pytest.raises(ReferenceSetError, match=r"gen-1\.npz: unreadable reference set"):
         load_reference(tmp_path, "gen-1", fp)
+
+
+def test_held_out_split_keeps_source_files_whole_and_is_seeded() -> None:
+    from simdetect.evaluation.imitations import held_out_mask
+
+    groups = np.repeat([f"file_{i:02d}" for i in range(10)], 4)  # 4 tiles per source file
+    out = held_out_mask(groups, 0.5, seed=0)
+    assert out.sum() == 20  # five whole files of ten
+    for g in np.unique(groups):
+        assert len(set(out[groups == g])) == 1  # a file is never split between the halves
+    np.testing.assert_array_equal(out, held_out_mask(groups, 0.5, seed=0))
+    assert not np.array_equal(out, held_out_mask(groups, 0.5, seed=1))
+    assert held_out_mask(groups, 0.01, seed=0).sum() == 4  # at least one file

@@ -403,11 +403,8 @@ def run_audit(
             copies=options.copies,
         ),
     )
-    if batch and scanner.imitation is None:
-        raise UserError(
-            "a batch reference needs an index with at least two artists (or a background "
-            "set) that is searched exactly"
-        )
+    if batch:
+        scanner.require_contrastive()
     settings = _settings(source, index, snap, options)
     artists = [
         n for n, bg in zip(scanner.table.names, scanner.table.background, strict=True) if not bg

@@ -26,6 +26,7 @@ from simdetect.evaluation.imitations import (
     LeaveArtistsOutResult,
     evaluate_imitations,
     evaluate_leave_artists_out,
+    held_out_mask,
 )
 from simdetect.index.store import open_index
 from simdetect.io.atomic import atomic_path, atomic_write_bytes
@@ -128,11 +129,7 @@ def run_imitation_eval(
     groups = np.array([str(t.source) for t in ref_tiles])
     truth = [str(t.label) for t in imi_tiles]
     if held_out_fraction > 0:
-        names = np.unique(groups)
-        rng = np.random.default_rng(seed)
-        n_out = max(1, round(held_out_fraction * len(names)))
-        out_names = set(rng.permutation(names)[:n_out].tolist())
-        out = np.array([g in out_names for g in groups])
+        out = held_out_mask(groups, held_out_fraction, seed)
         result = evaluate_imitations(
             scorer,
             x_imi,

@@ -72,6 +72,29 @@ def _held_out_rates(
     return decided, np.asarray(decided.any(axis=1)), flagged
 
 
+def held_out_mask(groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Reference rows held out for false flags: whole source files, a seeded share of them.
+
+    The split `simdetect eval --imitations --held-out-fraction F --seed S` documents: the
+    sorted distinct groups are permuted with numpy's default_rng(S) and the first
+    round(F × n) (at least one) are held out.
+    """
+    names = np.unique(groups)
+    n_out = max(1, round(fraction * len(names)))
+    out_names = set(np.random.default_rng(seed).permutation(names)[:n_out].tolist())
+    return np.array([g in out_names for g in groups])
+
+
+def figures_line(figures: dict[str, float]) -> str:
+    """top-1 / top-5 / decided @ held-out pairs decided / flagged @ held-out flagged."""
+    f = figures
+    return (
+        f"{f['top1']:.1f}/{f['top5']:.1f}/{f['true_artist_decided']:.1f}"
+        f"@{f['held_out_pairs_decided']:.2f}/{f['true_artist_flagged']:.1f}"
+        f"@{f['held_out_flagged']:.1f}"
+    )
+
+
 def evaluate_imitations(
     scorer: ImitationScorer,
     suspects: np.ndarray,

@@ -113,6 +113,11 @@ class Scanner:
                 reproducible=reproducible,
             )
         elif self.params.reference:
+            self.require_contrastive()
+
+    def require_contrastive(self) -> None:
+        """Refuses what needs contrastive scoring (a generator reference) where there is none."""
+        if self.imitation is None:
             raise UserError(
                 "a generator reference needs an index with at least two artists (or a "
                 "background set) that is searched exactly"
@@ -120,11 +125,7 @@ class Scanner:
 
     def use_reference(self, reference: ReferenceSet) -> None:
         """Judge from now on against a reference the caller built (an audit's own batch)."""
-        if self.imitation is None:
-            raise UserError(
-                "a generator reference needs an index with at least two artists (or a "
-                "background set) that is searched exactly"
-            )
+        self.require_contrastive()
         self.imitation = ImitationScoring.open(
             self.snapshot,
             self.table,
