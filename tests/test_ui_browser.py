@@ -189,6 +189,15 @@ def test_artist_walks_through_portfolio_check_report_and_verify(
     assert page.js("document.querySelector('#works-result .ok-line').textContent") == (
         f"{len(works)} works added."
     )
+    # a message already on the page follows a language switch, and back
+    page.js("window.I18N.setLanguage('zh')")
+    assert page.js("document.querySelector('#works-result .ok-line').textContent") == (
+        f"已添加 {len(works)} 件作品。"
+    )
+    page.js("window.I18N.setLanguage('en')")
+    assert page.js("document.querySelector('#works-result .ok-line').textContent") == (
+        f"{len(works)} works added."
+    )
     group = page.wait(
         f"""(() => {{ const g = Array.from(document.querySelectorAll('.group-artist'))
             .find(c => c.querySelector('h2').textContent.includes({json.dumps(ARTIST)}));

@@ -3,6 +3,15 @@
 "use strict";
 (function () {
   const t = (k, p) => window.I18N.t(k, p);
+  // A message the page writes keeps what it says, not only how it reads: data-say holds
+  // its [key, params] parts, so a language switch re-words it (see the onChange below).
+  const worded = (parts) => parts.map(([k, p]) => t(k, p)).join(" ");
+  function say(node, ...parts) {
+    node.dataset.say = JSON.stringify(parts);
+    node.textContent = worded(parts);
+    return node;
+  }
+  const reword = () => document.querySelectorAll("[data-say]").forEach((n) => { n.textContent = worded(JSON.parse(n.dataset.say)); });
   const state = {
     config: null,
     portfolio: null,
@@ -37,7 +46,10 @@
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
     return node;
   }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function clear(node) {
+    delete node.dataset.say; // a cleared message must not come back on a language switch
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
   const $ = (id) => document.getElementById(id);
 
   function fmt(x, digits) {
@@ -176,10 +188,10 @@
     if (!window.confirm(t("remove_confirm", { name: w.name }))) return;
     try {
       await api("/ui/api/works/" + encodeURIComponent(w.sha256), { method: "DELETE" });
-      $("works-result").textContent = t("removed", { name: w.name });
+      say($("works-result"), ["removed", { name: w.name }]);
       await loadPortfolio();
     } catch (e) {
-      $("works-result").textContent = t("error_generic", { detail: e.message });
+      say($("works-result"), ["error_generic", { detail: e.message }]);
     }
   }
 
@@ -203,11 +215,11 @@
     result.className = "result-msg";
     clear(result);
     const artist = $("artist-name").value.trim();
-    if (!artist) { result.textContent = t("need_artist"); result.classList.add("error"); $("artist-name").focus(); return; }
+    if (!artist) { say(result, ["need_artist"]); result.classList.add("error"); $("artist-name").focus(); return; }
     const mb = state.config.max_request_bytes / (1024 * 1024);
     const files = [], lines = [];
     for (const f of fileList) {
-      if (f.size > state.config.max_request_bytes * 0.9 - 64 * 1024) lines.push(t("skipped_one", { name: f.name, reason: t("too_large", { mb: fmt(mb, 0) }) }));
+      if (f.size > state.config.max_request_bytes * 0.9 - 64 * 1024) lines.push(["skipped_one", { name: f.name, reason: t("too_large", { mb: fmt(mb, 0) }) }]);
       else files.push(f);
     }
     const total = files.reduce((s, f) => s + f.size, 0);
@@ -227,17 +239,17 @@
           if (loaded >= all) text.textContent = t("indexing");
         });
         added += r.added; already += r.already_indexed;
-        for (const s of r.skipped) lines.push(t("skipped_one", { name: s.name, reason: s.reason }));
-        for (const c of r.conflicts) lines.push(t("conflict_one", { name: c.name, artist: c.artist }));
+        for (const s of r.skipped) lines.push(["skipped_one", { name: s.name, reason: s.reason }]);
+        for (const c of r.conflicts) lines.push(["conflict_one", { name: c.name, artist: c.artist }]);
       } catch (e) {
-        lines.push(t("error_generic", { detail: e.message }));
+        lines.push(["error_generic", { detail: e.message }]);
       }
       sent += batchBytes; done += batch.length;
       bar.value = (100 * sent) / Math.max(1, total);
     }
     $("works-progress").hidden = true;
-    result.appendChild(el("p", { class: "ok-line", text: t("added", { added: added }) + (already ? " " + t("already", { n: already }) : "") }));
-    for (const line of lines) result.appendChild(el("p", { class: "error-line", text: line }));
+    result.appendChild(say(el("p", { class: "ok-line" }), ["added", { added: added }], ...(already ? [["already", { n: already }]] : [])));
+    for (const line of lines) result.appendChild(say(el("p", { class: "error-line" }), line));
     await loadPortfolio();
     const group = Array.from(document.querySelectorAll("#groups .group")).find((g) => g.dataset.artist === artist);
     if (group && added) group.classList.add("fresh");
@@ -510,8 +522,8 @@
   async function writeReport() {
     const files = state.suspects.filter((s) => s.view);
     const error = $("report-error");
-    error.textContent = "";
-    if (!files.length) { error.textContent = t("need_images"); return; }
+    clear(error);
+    if (!files.length) { say(error, ["need_images"]); return; }
     const form = new FormData();
     for (const s of files) form.append("files", s.file, s.file.name);
     form.append("artist", $("ev-artist").value);
@@ -528,7 +540,7 @@
       state.lastReport = r;
       showReport(r);
     } catch (e) {
-      error.textContent = t("report_failed", { detail: e.message });
+      say(error, ["report_failed", { detail: e.message }]);
     } finally {
       $("write-report").disabled = false;
       $("report-busy").hidden = true;
@@ -628,6 +640,7 @@
     window.addEventListener("drop", (e) => e.preventDefault());
     window.addEventListener("hashchange", showPage);
     window.I18N.onChange(() => {
+      reword();
       renderPortfolio(); renderResults(); renderEvidence();
       if (state.lastReport) showReport(state.lastReport);
       if (state.lastVerify) renderVerify(state.lastVerify);
