@@ -270,6 +270,21 @@ def test_verify_names_a_suspect_file_whose_byte_flipped(
     assert "CHANGED  record" not in result.output  # the record itself is intact
 
 
+def test_a_record_made_before_second_order_alignment_still_verifies(
+    report: ReportOutputs, tmp_path: Path
+) -> None:
+    """A lawyer's newer simdetect re-checks an older record with the method it names."""
+    assert report.record["method"]["contrastive"]["coral_rank"] == 256
+    path = tampered_copy(report, tmp_path)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("coral_rank", "coral_shrinkage"):  # what records held before the knobs
+        del record["method"]["contrastive"][key]
+    path.write_text(json.dumps(seal(record), ensure_ascii=False), encoding="utf-8")
+    for _ in range(2):  # and re-checking it leaves the case folder verifiable
+        result = verify_report(path)
+        assert result.ok, [(c.area, c.subject, c.detail) for c in result.failures]
+
+
 def test_verify_reports_a_missing_file(report: ReportOutputs, tmp_path: Path) -> None:
     path = tampered_copy(report, tmp_path)
     record = json.loads(path.read_text(encoding="utf-8"))

@@ -281,7 +281,7 @@ def method_section(scan: CaseScan) -> dict[str, Any]:
         "target_fpr": params.target_fpr,
         "reference": params.reference,
         "family_fpr": params.family_fpr,
-        "contrastive": params.imitation.as_dict(),
+        "contrastive": params.imitation.record(),
         "top_k": params.top_k,
         "near_duplicate_bits": NEAR_DUPLICATE_BITS,
         "software": versions,

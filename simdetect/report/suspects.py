@@ -20,6 +20,7 @@ from simdetect.io.walk import SkipRecord
 from simdetect.report.errors import ReportError
 from simdetect.scan import Scanner, ScanParams, open_scanner, scan_in_order
 from simdetect.scoring.calibration import ScoringParams
+from simdetect.scoring.imitation import ImitationParams
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def scan_params(
     hubness_k: int,
     reference: str | None = None,
     family_fpr: float = DEFAULT_FAMILY_FPR,
+    imitation: ImitationParams | None = None,
 ) -> ScanParams:
     """The scan parameters a record names, rebuilt for a re-check."""
     return ScanParams(
@@ -83,4 +85,5 @@ def scan_params(
         scoring=ScoringParams(k=k, hubness_k=hubness_k),
         reference=reference,
         family_fpr=family_fpr,
+        imitation=imitation or ImitationParams(),
     )

@@ -52,6 +52,7 @@ from simdetect.report.renderings import check_renderings
 from simdetect.report.software import software_versions
 from simdetect.report.suspects import CaseScan, scan_params
 from simdetect.scan import open_scanner, scan_in_order
+from simdetect.scoring.imitation import ImitationParams
 
 log = logging.getLogger(__name__)
 
@@ -435,6 +436,9 @@ def check_scores(
         int(method["scoring"]["hubness_k"]),
         method.get("reference"),
         float(method.get("family_fpr", DEFAULT_FAMILY_FPR)),
+        # re-scored with the contrastive method the record names, so a record made by an
+        # earlier version (before the second-order alignment) re-checks as it was made
+        ImitationParams.from_record(method.get("contrastive") or {}),
     )
     suspects = record["suspects"]
     missing = FileState("missing")

@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +51,7 @@ from simdetect.scoring.discriminant import (
 )
 
 ROW_CHUNK = 1024
+SECOND_ORDER_KNOBS = ("coral_rank", "coral_shrinkage")
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,20 @@ class ImitationParams:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def record(self) -> dict[str, object]:
+        """What an evidence record names: without the second-order knobs when they are off,
+        which is exactly what records made before those knobs existed hold."""
+        out = self.as_dict()
+        if self.coral_rank is None:
+            for key in SECOND_ORDER_KNOBS:
+                out.pop(key, None)
+        return out
+
+    @classmethod
+    def from_record(cls, recorded: Mapping[str, Any]) -> ImitationParams:
+        """The parameters a record names; knobs it does not name did not exist (off)."""
+        return cls(**{"coral_rank": None, **recorded})
 
 
 class ImitationScorer:
