@@ -33,7 +33,11 @@ from simdetect.defaults import (
 )
 from simdetect.embed import EmbeddedBatch
 from simdetect.errors import AuditStateError, ReferenceSetError, UserError
-from simdetect.index.references import ReferenceSet, read_reference_file, reference_to_bytes
+from simdetect.index.references import (
+    ReferenceSet,
+    read_reference_file,
+    reference_to_bytes,
+)
 from simdetect.index.store import utc_now
 from simdetect.io.atomic import atomic_write_bytes
 from simdetect.io.images import LoadLimits
@@ -44,7 +48,6 @@ __all__ = [
     "BATCH_REFERENCE_MIN",
     "DEFAULT_BATCH_REFERENCE_SIZE",
     "batch_reference_for",
-    "is_batch",
     "minimum_batch",
 ]
 
@@ -52,10 +55,6 @@ log = logging.getLogger(__name__)
 
 
 EmbedFn = Callable[..., Iterator[EmbeddedBatch]]
-
-
-def is_batch(reference: str | None) -> bool:
-    return reference is not None and reference.lower() == BATCH_REFERENCE
 
 
 def minimum_batch(target_fpr: float, family_fpr: float) -> int:
@@ -113,10 +112,6 @@ def batch_reference_for(
     `expected_digest` is the checkpoint's record of the reference a resumed run used;
     a reference that differs from it (the source changed under the audit) is refused.
     """
-    if size < minimum:
-        raise UserError(
-            f"a batch reference sample of {size} images is below the minimum of {minimum}"
-        )
     stored_path = parts / BATCH_REFERENCE_NAME
     ref = _stored(stored_path) if stored_path.is_file() else None
     if ref is not None and ref.fingerprint_digest != backbone.fingerprint.digest():

@@ -24,7 +24,6 @@ from simdetect.audit import checkpoint as ckpt
 from simdetect.audit.batch_reference import (
     DEFAULT_BATCH_REFERENCE_SIZE,
     batch_reference_for,
-    is_batch,
     minimum_batch,
 )
 from simdetect.audit.checkpoint import AuditStateError, Checkpoint
@@ -37,6 +36,7 @@ from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.errors import UserError
 from simdetect.index.build import backbone_for_index
 from simdetect.index.lock import IndexLock, IndexLocked
+from simdetect.index.references import is_batch
 from simdetect.index.store import IndexSnapshot, open_index
 from simdetect.io.image_record import ImageRecord
 from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits

@@ -62,6 +62,11 @@ class ReferenceSet:
         return h.hexdigest()
 
 
+def is_batch(name: str | None) -> bool:
+    """Whether a reference name means an audit's own inputs rather than a stored set."""
+    return name is not None and name.lower() == BATCH_REFERENCE
+
+
 def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name) or name.lower() in RESERVED_NAMES:
         raise ReferenceSetError(

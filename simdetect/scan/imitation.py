@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from simdetect.defaults import BATCH_REFERENCE
 from simdetect.errors import UserError
-from simdetect.index.references import ReferenceSet, load_reference
+from simdetect.index.references import ReferenceSet, is_batch, load_reference
 from simdetect.index.sidecar import read_sidecar, write_sidecar
 from simdetect.index.store import IndexSnapshot
 from simdetect.scoring.aggregate import ArtistTable
@@ -74,7 +73,7 @@ def imitation_state_for(
 
 
 def open_reference(snapshot: IndexSnapshot, name: str) -> ReferenceSet:
-    if name.lower() == BATCH_REFERENCE:
+    if is_batch(name):
         raise UserError(
             f"the reference {name!r} means a batch audit's own inputs; only an audit can use "
             "it (store a reference set with the index for anything else)"
@@ -125,18 +124,20 @@ class ImitationScoring:
         snapshot: IndexSnapshot,
         table: ArtistTable,
         params: ImitationParams,
-        reference: str | ReferenceSet | None,
+        reference: str | None,
         family_fpr: float,
         *,
         reproducible: bool,
     ) -> ImitationScoring:
-        """`reference`: a stored set's name, or a set the caller built (an audit's batch)."""
         state, scorer = imitation_state_for(snapshot, table, params, reproducible=reproducible)
-        if isinstance(reference, ReferenceSet):
-            ref: ReferenceSet | None = _usable(reference)
-        else:
-            ref = open_reference(snapshot, reference) if reference else None
+        ref = open_reference(snapshot, reference) if reference else None
         return cls(state, judge_for(state, scorer, table, ref), table, ref, family_fpr)
+
+    def with_reference(self, reference: ReferenceSet) -> ImitationScoring:
+        """The same state and scorer judged against a reference the caller built."""
+        ref = _usable(reference)
+        judge = judge_for(self.state, self.judge.scorer, self.table, ref)
+        return ImitationScoring(self.state, judge, self.table, ref, self.family_fpr)
 
     def context(self) -> dict[str, Any]:
         """Row fields naming the reference, the null and the method (same for every row)."""

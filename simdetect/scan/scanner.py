@@ -115,25 +115,18 @@ class Scanner:
         elif self.params.reference:
             self.require_contrastive()
 
-    def require_contrastive(self) -> None:
+    def require_contrastive(self) -> ImitationScoring:
         """Refuses what needs contrastive scoring (a generator reference) where there is none."""
         if self.imitation is None:
             raise UserError(
                 "a generator reference needs an index with at least two artists (or a "
                 "background set) that is searched exactly"
             )
+        return self.imitation
 
     def use_reference(self, reference: ReferenceSet) -> None:
         """Judge from now on against a reference the caller built (an audit's own batch)."""
-        self.require_contrastive()
-        self.imitation = ImitationScoring.open(
-            self.snapshot,
-            self.table,
-            self.params.imitation,
-            reference,
-            self.params.family_fpr,
-            reproducible=self.reproducible,
-        )
+        self.imitation = self.require_contrastive().with_reference(reference)
 
     def context(self) -> dict[str, Any]:
         """Fields added to every output row so a row can be traced to its method and index."""

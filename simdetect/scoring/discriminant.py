@@ -51,6 +51,18 @@ class DiscriminantParams:
         )
 
 
+def shrink_to_identity(cov: np.ndarray, shrinkage: float) -> np.ndarray:
+    """(1 − α) C + α · tr(C)/d · I: a covariance shrunk towards a multiple of the identity."""
+    d = len(cov)
+    return (1.0 - shrinkage) * cov + shrinkage * (np.trace(cov) / d) * np.eye(d)
+
+
+def clamped_eigh(sym: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (floored just above 0, so powers stay finite) and eigenvectors."""
+    evals, evecs = np.linalg.eigh(sym)
+    return np.maximum(evals, 1e-12 * max(float(evals.max()), 1e-300)), evecs
+
+
 class Aligner(Protocol):
     """Maps centred vectors of one domain onto the index's (scoring.alignment)."""
 
@@ -136,10 +148,7 @@ def fit_discriminant(
             scatter += centred.T @ centred / (len(rows) - 1)
             dof += 1
     scatter /= dof
-    a = params.shrinkage
-    reg = (1.0 - a) * scatter + a * (np.trace(scatter) / d) * np.eye(d)
-    evals, evecs = np.linalg.eigh(reg)
-    evals = np.maximum(evals, 1e-12 * max(float(evals.max()), 1e-300))
+    evals, evecs = clamped_eigh(shrink_to_identity(scatter, params.shrinkage))
     whiten = evecs / np.sqrt(evals)[None, :]
     projection = whiten
     if params.dim is not None and params.dim < d:

@@ -66,7 +66,7 @@ class ImitationParams:
     statistic: str = "margin"  # "margin" (contrastive) or "similarity" (top-k mean only)
     centroid_weight: float = 0.8  # weight of the cosine to the artist's mean direction
     # Second-order alignment to a generator reference (None: its mean only); measured on
-    # sd15-styles with ranks 32-768 and shrinkages 0.1-0.5, BENCHMARKS.md "AI imitations".
+    # sd15-styles with ranks 64-512 and shrinkages 0.3-0.7, BENCHMARKS.md "AI imitations".
     coral_rank: int | None = 256
     coral_shrinkage: float = 0.5
 
@@ -160,8 +160,6 @@ class ImitationScorer:
 
     def alignment_for(self, reference: np.ndarray) -> SecondOrderAlignment | None:
         """The second-order alignment to this generator reference (None: mean only)."""
-        if not self.params.coral_rank:
-            return None
         return second_order_alignment(self.subspace, reference, self.params.coral_shrinkage)
 
     def per_artist(
