@@ -247,12 +247,13 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     state, scorer = compute_state("snap", x, table, ImitationParams(shrinkage=0.05))
     back = ImitationState.from_bytes(state.to_bytes())
     assert back.digest() == state.digest()
-    np.testing.assert_array_equal(back.index_null_scores, state.index_null_scores)
+    np.testing.assert_array_equal(back.index_null_raw, state.index_null_raw)
+    np.testing.assert_array_equal(back.genuine_raw, state.genuine_raw)
     again = ImitationScorer(x, table, back.params, back.discriminant)
     np.testing.assert_array_equal(again.scores(imitations), scorer.scores(imitations))
     ref = reference_stats("gen", reference)
     judge = ImitationJudge(
-        scorer, scorer.reference_null("gen", reference), genuine_by_artist(state, table), ref.mean
+        scorer, scorer.reference_null("gen", reference), genuine_by_artist(state, scorer), ref.mean
     )
     s = judge.scores(imitations)
     decided = [judge.judge(s[i], table.names.index(t), 0.05).decision for i, t in enumerate(truth)]
@@ -324,3 +325,65 @@ def test_held_out_split_keeps_source_files_whole_and_is_seeded() -> None:
     np.testing.assert_array_equal(out, held_out_mask(groups, 0.5, seed=0))
     assert not np.array_equal(out, held_out_mask(groups, 0.5, seed=1))
     assert held_out_mask(groups, 0.01, seed=0).sum() == 4  # at least one file
+
+
+def test_pooled_tails_hold_the_pair_rate_across_artists_of_unequal_spread() -> None:
+    """Artists whose null scores spread 1x to 4x: one pooled threshold, each on its own scale."""
+    from simdetect.scoring.contrastive import PooledTail
+
+    rng = np.random.default_rng(11)
+    scales = np.linspace(1.0, 4.0, 30)
+    null_scores = rng.normal(size=(400, 30)) * scales
+    null = Null.from_matrix("reference", "gen", null_scores, tail_fraction=0.1)
+    assert null.tail is not None and "pooled" in null.describe()
+    fresh = rng.normal(size=(20_000, 30)) * scales
+    thresholds = np.array([null.threshold(a, 0.01) for a in range(30)])
+    # thresholds follow each artist's spread, and the pooled rate holds on fresh images
+    assert np.corrcoef(thresholds, scales)[0, 1] > 0.95
+    assert abs(float(np.mean(fresh > thresholds)) - 0.01) < 0.004
+    # p-values agree with the thresholds: p <= 1% exactly above them (up to ties)
+    t7 = thresholds[7]
+    assert null.p_value(7, t7 + 1e-9) <= 0.0101 and null.p_value(7, t7 - 0.05) > 0.01
+    assert 0.0 < null.rate_above(7, t7) <= 0.01
+    # each tail image is standardised without itself: the pool holds one value per pair
+    tail = PooledTail.fit(null_scores, 0.1)
+    assert len(tail.pooled) == null_scores.size
+    one = null_scores[:, 3]
+    top = np.sort(one)[::-1]
+    k = 40
+    mu, sd = top[1 : k + 1].mean(), top[1 : k + 1].std()
+    assert np.isclose(tail.pooled.max() >= (top[0] - mu) / sd, True)
+    assert np.any(np.isclose(tail.pooled, (top[0] - mu) / sd))
+    # an artist whose own null is too small for the rate is not decided, pooled or not
+    small = Null.from_matrix("reference", "gen", null_scores[:50], tail_fraction=0.1)
+    assert small.threshold(0, 0.01) is None and small.decision_threshold(0, 0.01) is None
+
+
+def test_standardising_each_artist_removes_a_hub_artists_head_start() -> None:
+    """An artist with diffuse works is near every suspect; on its own scale it is not."""
+    from simdetect.scoring.imitation import ImitationParams, ImitationScorer
+
+    rng = np.random.default_rng(12)
+    x, codes, centres = _styles(rng, 10, 30, noise=0.1)
+    d = x.shape[1]
+    hub = rng.normal(size=(150, d))  # artist 10: many works, everywhere
+    x = np.vstack([x, hub])
+    codes = np.concatenate([codes, np.full(150, 10)])
+    table = ArtistTable.build([str(c) for c in codes], ["artist"] * len(codes))
+    imitations = np.repeat(centres, 3, axis=0) + rng.normal(size=(30, d)) * 0.8
+    truth = np.array([table.names.index(str(c)) for c in np.repeat(np.arange(10), 3)])
+    reference = rng.normal(size=(200, d)) * 0.8
+
+    def attribution(standardise: bool) -> tuple[float, float]:
+        params = ImitationParams(shrinkage=None, centroid_weight=0.0, standardise=standardise)
+        scorer = ImitationScorer(x, table, params)
+        null = scorer.reference_null("gen", reference)
+        assert (null.population is not None) == standardise
+        s = scorer.scores(imitations, reference.mean(axis=0), None, null.population)
+        top = s.argmax(axis=1)
+        return float(np.mean(top == truth)), float(np.mean(top == table.names.index("10")))
+
+    raw_top1, raw_hub = attribution(False)
+    std_top1, std_hub = attribution(True)
+    assert raw_hub > 0.25  # the hub wins suspects it has nothing to do with
+    assert std_hub < raw_hub / 3 and std_top1 > raw_top1 + 0.1

@@ -6,6 +6,7 @@ suspects, so tampering with a copy never touches the repository's files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -27,6 +28,8 @@ from simdetect.report.html import render_html
 from simdetect.report.i18n import STRINGS, format_datetime
 from simdetect.report.record import SCHEMA, SCHEMA_VERSION, CaseInfo
 from simdetect.report.verify import verify_report
+from simdetect.scan.scanner import ScanParams
+from simdetect.scoring.imitation import ImitationParams
 
 ARTIST = "水墨山人"
 IMITATION = "suspect_01.webp"  # an imitation of 水墨山人 (seeds/suspects.csv)
@@ -283,6 +286,43 @@ def test_a_record_made_before_second_order_alignment_still_verifies(
     for _ in range(2):  # and re-checking it leaves the case folder verifiable
         result = verify_report(path)
         assert result.ok, [(c.area, c.subject, c.detail) for c in result.failures]
+
+
+def test_a_record_made_before_standardised_margins_still_verifies(
+    index_copy: Path,
+    seeds_dir: Path,
+    backbone: Backbone,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record made with the previous version's method (raw margins, per-artist order
+    statistics, no second-order alignment) names none of the newer knobs, and verifies."""
+    import simdetect.report.case as case_module
+
+    older = ImitationParams(coral_rank=None, standardise=False, tail_fraction=None)
+    monkeypatch.setattr(case_module, "ScanParams", functools.partial(ScanParams, imitation=older))
+    suspects = copy_suspects(seeds_dir, tmp_path / "suspects", IMITATION)
+    made = make_report(
+        suspects,
+        index_copy,
+        CaseInfo(artist=ARTIST, case_id="T-old"),
+        tmp_path / "out",
+        formats=("json",),
+        backbone=backbone,
+    )
+    monkeypatch.undo()
+    named = made.record["method"]["contrastive"]
+    for key in ("coral_rank", "coral_shrinkage", "standardise", "tail_fraction"):
+        assert key not in named, key
+    assert made.json_path is not None
+    for _ in range(2):
+        result = verify_report(made.json_path)
+        assert result.ok, [(c.area, c.subject, c.detail) for c in result.failures]
+    # the same record claiming today's method does not verify: the method is re-checked
+    record = json.loads(made.json_path.read_text(encoding="utf-8"))
+    record["method"]["contrastive"].update(standardise=True, tail_fraction=0.1)
+    made.json_path.write_text(json.dumps(seal(record), ensure_ascii=False), encoding="utf-8")
+    assert not verify_report(made.json_path).ok
 
 
 def test_verify_reports_a_missing_file(report: ReportOutputs, tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ def evaluate_imitations(
     ref = np.asarray(reference, dtype=np.float64)
     alignment = scorer.alignment_for(ref)
     null = scorer.reference_null(reference_name, ref, alignment)
-    s_imi = scorer.scores(suspects, ref.mean(axis=0), alignment)
+    s_imi = scorer.scores(suspects, ref.mean(axis=0), alignment, null.population)
     s_imi[:, table.background] = np.nan
     ranks = _ranks(s_imi, y, usable)
     decided_true = s_imi[np.arange(len(y)), y] > null.decision_thresholds(target_fpr)[y]
@@ -128,22 +128,23 @@ def evaluate_imitations(
 
     if held_out is not None:
         out = np.asarray(held_out, dtype=np.float64)
-        s_out = scorer.scores(out, ref.mean(axis=0), alignment)
+        s_out = scorer.scores(out, ref.mean(axis=0), alignment, null.population)
         s_out[:, table.background] = np.nan
         dec, any_dec, fam = _held_out_rates(s_out, null, target_fpr, family_fpr)
         pairs = dec[:, usable]
         mode, n_out = "split", len(out)
     else:
         groups = np.asarray(reference_groups)
-        s_ref = scorer.scores(ref, _group_means(ref, groups), alignment)
-        s_ref[:, table.background] = np.nan
+        raw_ref = scorer.per_artist(ref, _group_means(ref, groups), alignment)
         pair_rows, any_rows, fam_rows = [], [], []
         for g in np.unique(groups):
             sel = groups == g
-            sub = Null.from_matrix("reference", reference_name, s_ref[~sel])
+            sub = scorer.null_from_raw("reference", reference_name, raw_ref[~sel])
             # the held-out group is aligned by the rest only, as a new suspect would be
             rest = ref[~sel]
-            held = scorer.scores(ref[sel], rest.mean(axis=0), scorer.alignment_for(rest))
+            held = scorer.scores(
+                ref[sel], rest.mean(axis=0), scorer.alignment_for(rest), sub.population
+            )
             held[:, table.background] = np.nan
             dec, any_dec, fam = _held_out_rates(held, sub, target_fpr, family_fpr)
             pair_rows.append(dec[:, usable])
@@ -227,7 +228,7 @@ def evaluate_leave_artists_out(
         table = ArtistTable.build(art[~out].tolist(), ["artist"] * int((~out).sum()))
         scorer = ImitationScorer(x[~out], table, params)
         null = scorer.index_null()
-        s = scorer.scores(x[out])
+        s = scorer.scores(x[out], population=null.population)
         dec, any_dec, fam = _held_out_rates(s, null, target_fpr, family_fpr)
         all_pairs.append(dec)
         all_any.append(any_dec)

@@ -244,11 +244,18 @@ def _facts(
                 ),
             )
         )
+    # pooled tails: p-value and rate are read over every artist's null scores together
+    pooled = (
+        entry.get("contrastive") is not None
+        and (record["method"].get("contrastive") or {}).get("tail_fraction") is not None
+    )
     if entry.get("p_value") is not None:
         facts.append(
             (
                 bi.inline("fact.p_value"),
-                bi.inline(
+                bi.inline("fact.p_value.pooled", p=format_p(entry["p_value"]))
+                if pooled
+                else bi.inline(
                     "fact.p_value.value",
                     p=format_p(entry["p_value"]),
                     floor=format_p(1 / (1 + int(entry["n_impostors"]))),
@@ -259,6 +266,12 @@ def _facts(
         (
             bi.inline("fact.fpr"),
             bi.inline(
+                "fact.fpr.pooled",
+                fpr=format_share(entry.get("fpr_at_threshold")),
+                target=format_share(target),
+            )
+            if pooled
+            else bi.inline(
                 "fact.fpr.value",
                 fpr=format_share(entry.get("fpr_at_threshold")),
                 target=format_share(target),

@@ -249,7 +249,19 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{p} (the chance that a work by someone else scores at least this high; "
         "the smallest possible value is {floor})",
     ),
+    "fact.p_value.pooled": (
+        "{p}（对照分布中得分至少这么高的比例；对照分布汇总了所有艺术家的对照得分，"
+        "每位艺术家的得分按其本人对照分布顶部的均值与离散度标准化）",
+        "{p} (the share of null scores at least this high, the null scores of every "
+        "artist pooled, each artist's on the scale of the top of its own null)",
+    ),
     "fact.fpr": ("判定所依据的误报率", "False-positive rate behind the decision"),
+    "fact.fpr.pooled": (
+        "在该阈值下估计为 {fpr}：所有艺术家的对照得分汇总后超过该阈值的比例"
+        "（设定目标不超过 {target}）",
+        "estimated {fpr} at the threshold: the share of all artists' null scores, pooled, "
+        "that exceed it (target: at most {target})",
+    ),
     "fact.fpr.value": (
         "在该阈值下估计为 {fpr}：其他艺术家的 {n} 件作品中有 {k} 件超过该阈值"
         "（设定目标不超过 {target}；样本越少，估计越粗）",

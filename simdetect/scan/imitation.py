@@ -23,7 +23,7 @@ from simdetect.index.sidecar import read_sidecar, write_sidecar
 from simdetect.index.store import IndexSnapshot
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.alignment import MIN_REFERENCE, reference_stats
-from simdetect.scoring.contrastive import FamilyVerdict, Null
+from simdetect.scoring.contrastive import FamilyVerdict
 from simdetect.scoring.imitation import (
     IMITATION_STATE_VERSION,
     ImitationJudge,
@@ -97,10 +97,10 @@ def judge_for(
     reference: ReferenceSet | None,
 ) -> ImitationJudge:
     """The judge: with a reference, its outputs are the null; without, the index's works."""
-    genuine = genuine_by_artist(state, table)
+    genuine = genuine_by_artist(state, scorer)
     if reference is None:
         return ImitationJudge(
-            scorer, Null.from_matrix("index", None, state.index_null_scores), genuine
+            scorer, scorer.null_from_raw("index", None, state.index_null_raw), genuine
         )
     stats = reference_stats(reference.name, reference.vectors)
     alignment = scorer.alignment_for(reference.vectors)

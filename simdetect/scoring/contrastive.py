@@ -15,6 +15,22 @@ generator's outputs in other styles, each centred on the reference mean without 
 exchangeable with the second, not with the first, which is why the row says which null
 it was calibrated against and how many images it holds.
 
+Standardisation. Some artists are close to nearly everything a generator makes (a smooth
+palette, a portrait format); their raw similarity is high for every output, so a margin
+over raw similarities favours them and a margin *against* them costs every other artist.
+Each artist's similarity is therefore first put on its own scale, (s − μ_A) / σ_A with μ_A
+and σ_A the mean and standard deviation of that artist's similarity over the null images,
+so the margin asks "closer to A, *as unusual for A*, than to anyone else". Null images are
+standardised without themselves, exactly like a new suspect.
+
+Pooled tails. One artist's null of a few hundred images holds four images above its 1%
+point, so an order statistic per artist is a noisy threshold. With a tail fraction set,
+each artist's scores are standardised by the mean and spread of the top of its own null
+(the part a decision is about), and one threshold is read off the standardised null scores
+of *all* artists pooled; a decision is still made on the artist's own scale, and its p-value
+is the share of pooled (null image, artist) pairs at least as high. The per-pair error rate
+is then held on the pool, from forty-nine times as many images.
+
 Family-wise flag. A platform asks "does this output imitate *anyone* in the registry?".
 Deciding each of A artists at α and flagging on any decision flags about 1 − (1 − α)^A
 of innocent outputs (55% at 1% with 49 artists, issue 11). The family statistic is the
@@ -73,6 +89,112 @@ def min_null_size(fpr: float) -> int:
     return math.ceil(1 / fpr) - 1
 
 
+@dataclass(frozen=True)
+class Standardisation:
+    """Per-artist location and scale of the raw similarity over a null population."""
+
+    mean: np.ndarray  # (A,), NaN where the artist could not be standardised
+    sd: np.ndarray  # (A,)
+
+    def apply(self, per_artist: np.ndarray) -> np.ndarray:
+        """(m, A) raw per-artist similarities → the same on each artist's null scale."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (np.asarray(per_artist, dtype=np.float64) - self.mean) / self.sd
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    @classmethod
+    def of_population(cls, raw: np.ndarray) -> Standardisation:
+        """Column mean and standard deviation over the finite entries of (n, A) `raw`."""
+        mean, sd = _column_stats(np.asarray(raw, dtype=np.float64))
+        return cls(mean, sd)
+
+
+def leave_one_out_standardised(raw: np.ndarray) -> np.ndarray:
+    """(n, A) null similarities, each standardised by its column *without itself*.
+
+    An image standardised by statistics it took part in is pulled towards the middle; left
+    out, it is read exactly as a new suspect would be.
+    """
+    s = np.asarray(raw, dtype=np.float64)
+    ok = np.isfinite(s)
+    filled = np.where(ok, s, 0.0)
+    n = ok.sum(axis=0)[None, :] - ok
+    total = filled.sum(axis=0)[None, :] - filled
+    sq = (filled**2).sum(axis=0)[None, :] - filled**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+        var = (sq - n * mean**2) / (n - 1)
+        z = (s - mean) / np.sqrt(var)
+    z[~ok | (n < 2) | ~(var > 0)] = np.nan
+    return z
+
+
+@dataclass
+class PooledTail:
+    """One per-pair threshold for every artist, read off their standardised null tails.
+
+    `location`/`scale` (A,) are the mean and standard deviation of the top `fraction` of
+    each artist's null scores; `pooled` holds every null pair's score on that scale (each
+    tail image standardised without itself), sorted.
+    """
+
+    fraction: float
+    location: np.ndarray
+    scale: np.ndarray
+    pooled: np.ndarray
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, fraction: float) -> PooledTail:
+        s = np.asarray(scores, dtype=np.float64)
+        a = s.shape[1]
+        location, scale = np.full(a, np.nan), np.full(a, np.nan)
+        pooled: list[np.ndarray] = []
+        for j in range(a):
+            col = s[:, j][np.isfinite(s[:, j])]
+            k = max(2, round(fraction * len(col)))
+            if len(col) < k + 1:
+                continue
+            desc = np.sort(col)[::-1]
+            top, top_plus = desc[:k], desc[: k + 1]
+            sd = float(top.std())
+            if not sd > 0:
+                continue
+            location[j], scale[j] = float(top.mean()), sd
+            w = (col - location[j]) / sd
+            # a tail image leaves its own tail: the next image takes its place
+            inside = col >= desc[k - 1]
+            mu_loo = (top_plus.sum() - col[inside]) / k
+            sq_loo = ((top_plus**2).sum() - col[inside] ** 2) / k
+            sd_loo = np.sqrt(np.maximum(sq_loo - mu_loo**2, 0.0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                w[inside] = (col[inside] - mu_loo) / sd_loo
+            pooled.append(w[np.isfinite(w)])
+        flat = np.sort(np.concatenate(pooled)) if pooled else np.zeros(0)
+        return cls(fraction, location, scale, flat)
+
+    def standardise(self, artist: int, score: float) -> float:
+        return (score - float(self.location[artist])) / float(self.scale[artist])
+
+    def usable(self, artist: int) -> bool:
+        return bool(np.isfinite(self.location[artist]) and len(self.pooled))
+
+    def p_value(self, artist: int, score: float) -> float:
+        w = self.standardise(artist, score)
+        n = len(self.pooled)
+        return (1 + n - int(np.searchsorted(self.pooled, w, side="left"))) / (1 + n)
+
+    def threshold(self, artist: int, fpr: float) -> float | None:
+        t = order_statistic_threshold(self.pooled, fpr)
+        if t is None or not self.usable(artist):
+            return None
+        return float(self.location[artist] + self.scale[artist] * t)
+
+    def rate_above(self, artist: int, threshold: float) -> float:
+        w = self.standardise(artist, threshold)
+        return float(np.count_nonzero(self.pooled > w)) / len(self.pooled)
+
+
 @dataclass
 class ArtistNull:
     """One artist's null scores, sorted, and where they came from."""
@@ -104,7 +226,9 @@ class Null:
     """Per-artist nulls for one scoring space, plus the family-wise threshold.
 
     `kind` is "reference" (a generator's outputs) or "index" (indexed works with their
-    own artist left out); `name` names the reference set when there is one.
+    own artist left out); `name` names the reference set when there is one. `population`
+    is the scale suspects' similarities are put on before the margin (None: raw), `tail`
+    the pooled per-pair threshold (None: each artist's own order statistic).
     """
 
     kind: str
@@ -114,9 +238,19 @@ class Null:
     mean: np.ndarray  # (A,) per-artist null mean (NaN where the artist has no null)
     sd: np.ndarray  # (A,) per-artist null standard deviation
     family_statistic: np.ndarray  # sorted max-z of each null image (leave-one-out)
+    population: Standardisation | None = None
+    tail: PooledTail | None = None
 
     @classmethod
-    def from_matrix(cls, kind: str, name: str | None, scores: np.ndarray) -> Null:
+    def from_matrix(
+        cls,
+        kind: str,
+        name: str | None,
+        scores: np.ndarray,
+        *,
+        population: Standardisation | None = None,
+        tail_fraction: float | None = None,
+    ) -> Null:
         """(n, A) scores of null images (NaN where an image may not count for an artist)."""
         s = np.asarray(scores, dtype=np.float64)
         artists = [ArtistNull(np.sort(col[np.isfinite(col)])) for col in s.T]
@@ -130,31 +264,74 @@ class Null:
             mean=mean,
             sd=sd,
             family_statistic=np.sort(loo[np.isfinite(loo)]),
+            population=population,
+            tail=None if tail_fraction is None else PooledTail.fit(s, tail_fraction),
         )
 
     def describe(self) -> str:
         if self.kind == "reference":
-            return (
+            text = (
                 f"{self.size} outputs of the generator reference {self.name!r}, each scored "
                 "against every artist, centred on the reference mean without itself"
             )
-        return (
-            f"{self.size} indexed works scored against every other artist with their own "
-            "artist left out of the index"
-        )
+        else:
+            text = (
+                f"{self.size} indexed works scored against every other artist with their own "
+                "artist left out of the index"
+            )
+        if self.tail is not None:
+            text += (
+                f"; per-pair thresholds read off all artists' null scores pooled, each "
+                f"artist's standardised by the top {self.tail.fraction:.0%} of its own"
+            )
+        return text
+
+    def standardise(self, per_artist: np.ndarray) -> np.ndarray:
+        """Raw per-artist similarities on this null's scale (unchanged when it has none)."""
+        if self.population is None:
+            return np.asarray(per_artist, dtype=np.float64)
+        return self.population.apply(per_artist)
+
+    def p_value(self, artist: int, score: float) -> float | None:
+        if not math.isfinite(score) or not len(self.artists[artist].scores):
+            return None
+        if self.tail is not None and self.tail.usable(artist):
+            return self.tail.p_value(artist, score)
+        return self.artists[artist].p_value(score)
+
+    def threshold(self, artist: int, fpr: float) -> float | None:
+        """The per-pair threshold before the never-below-0 rule (None: null too small).
+
+        Pooled or not, an artist whose own null is too small for `fpr` is not decided:
+        its tail could not be estimated either.
+        """
+        own = self.artists[artist]
+        if own.threshold(fpr) is None:
+            return None
+        if self.tail is not None:
+            return self.tail.threshold(artist, fpr)
+        return own.threshold(fpr)
+
+    def decision_threshold(self, artist: int, fpr: float) -> float | None:
+        """`threshold`, never below 0 (see ArtistNull.decision_threshold)."""
+        t = self.threshold(artist, fpr)
+        return None if t is None else max(t, 0.0)
+
+    def rate_above(self, artist: int, threshold: float) -> float:
+        """The null's false-positive rate at `threshold`: pooled when thresholds are."""
+        if self.tail is not None and self.tail.usable(artist):
+            return self.tail.rate_above(artist, threshold)
+        own = self.artists[artist].scores
+        return float(np.count_nonzero(own > threshold)) / len(own)
 
     def p_values(self, scores: np.ndarray) -> np.ndarray:
         """(m, A) suspect scores → (m, A) p-values (+1 corrected; NaN where undefined)."""
         s = np.asarray(scores, dtype=np.float64)
         out = np.full(s.shape, np.nan)
-        for a, null in enumerate(self.artists):
-            n = len(null.scores)
-            if n == 0:
-                continue
-            col = s[:, a]
-            ok = np.isfinite(col)
-            below = np.searchsorted(null.scores, col[ok], side="left")
-            out[ok, a] = (1 + n - below) / (1 + n)
+        for i, j in zip(*np.nonzero(np.isfinite(s)), strict=True):
+            p = self.p_value(int(j), float(s[i, j]))
+            if p is not None:
+                out[i, j] = p
         return out
 
     def z_scores(self, scores: np.ndarray) -> np.ndarray:
@@ -171,7 +348,10 @@ class Null:
     def decision_thresholds(self, fpr: float) -> np.ndarray:
         """(A,) per-pair decision thresholds; +inf where the artist's null is too small."""
         return np.array(
-            [np.inf if (t := a.decision_threshold(fpr)) is None else t for a in self.artists],
+            [
+                np.inf if (t := self.decision_threshold(a, fpr)) is None else t
+                for a in range(len(self.artists))
+            ],
             dtype=np.float64,
         )
 

@@ -8,12 +8,17 @@ Pipeline for one suspect vector q (pure: vectors, labels and parameters in, numb
    spread and re-colour by the index's within its leading directions (`alignment`);
 2. project with the discriminant learned from the index's works (`discriminant`) and
    L2-normalise;
-3. per artist, the mean cosine of its k most similar works in that space (`aggregate`);
-4. contrastive score: that value minus the best other artist's or background's
+3. per artist, the mean cosine of its k most similar works in that space (`aggregate`),
+   blended with the cosine to the artist's mean direction;
+4. per artist, standardised by the mean and spread of the same value over the null
+   images (`contrastive.Standardisation`), so an artist the generator is close to anyway
+   does not win by default;
+5. contrastive score: that value minus the best other artist's or background's
    (`contrastive.contrastive_margin`).
 
 The same pipeline scores the nulls: reference outputs centred on the reference mean
-without themselves, or indexed works with their own artist left out.
+without themselves, or indexed works with their own artist left out, each standardised
+without itself.
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ from simdetect.scoring.alignment import (
 from simdetect.scoring.contrastive import (
     FamilyVerdict,
     Null,
+    Standardisation,
     contrastive_margin,
     family_verdict,
+    leave_one_out_standardised,
     min_null_size,
 )
 from simdetect.scoring.discriminant import (
@@ -52,6 +59,8 @@ from simdetect.scoring.discriminant import (
 
 ROW_CHUNK = 1024
 SECOND_ORDER_KNOBS = ("coral_rank", "coral_shrinkage")
+# What each knob was before it existed: a record that does not name a knob was made without it.
+KNOBS_OFF: dict[str, object] = {"coral_rank": None, "standardise": False, "tail_fraction": None}
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,11 @@ class ImitationParams:
     # sd15-styles with ranks 64-512 and shrinkages 0.3-0.7, BENCHMARKS.md "AI imitations".
     coral_rank: int | None = 256
     coral_shrinkage: float = 0.5
+    # Each artist's similarity on its null's scale before the margin, and per-pair
+    # thresholds pooled over artists' standardised null tails (None: per-artist order
+    # statistics); BENCHMARKS.md "Standardised margins and pooled tails".
+    standardise: bool = True
+    tail_fraction: float | None = 0.1
 
     def __post_init__(self) -> None:
         if self.statistic not in ("margin", "similarity"):
@@ -79,6 +93,8 @@ class ImitationParams:
             raise ValueError(f"coral_rank must be at least 1, got {self.coral_rank}")
         if not 0.0 < self.coral_shrinkage <= 1.0:
             raise ValueError(f"coral_shrinkage must be in (0, 1], got {self.coral_shrinkage}")
+        if self.tail_fraction is not None and not 0.0 < self.tail_fraction <= 0.5:
+            raise ValueError(f"tail_fraction must be in (0, 0.5], got {self.tail_fraction}")
 
     def discriminant(self) -> DiscriminantParams | None:
         if self.shrinkage is None:
@@ -102,10 +118,22 @@ class ImitationParams:
             if self.coral_rank
             else ""
         )
+        scale = (
+            ", each artist's value first standardised by its mean and standard deviation "
+            "over the null images"
+            if self.standardise
+            else ""
+        )
+        pooled = (
+            f"; per-pair thresholds from all artists' null scores pooled after standardising "
+            f"each artist's by the top {self.tail_fraction:.0%} of its own"
+            if self.tail_fraction is not None
+            else ""
+        )
         return (
             f"contrastive = ({per}) minus the same for the best other artist or background "
-            f"set, in a space of {space}; suspects centred on their generator reference's "
-            f"mean when one is given, otherwise on the index mean{coral}"
+            f"set{scale}, in a space of {space}; suspects centred on their generator "
+            f"reference's mean when one is given, otherwise on the index mean{coral}{pooled}"
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -118,12 +146,15 @@ class ImitationParams:
         if self.coral_rank is None:
             for key in SECOND_ORDER_KNOBS:
                 out.pop(key, None)
+        for key, off in KNOBS_OFF.items():
+            if key in out and out[key] == off:
+                out.pop(key)
         return out
 
     @classmethod
     def from_record(cls, recorded: Mapping[str, Any]) -> ImitationParams:
         """The parameters a record names; knobs it does not name did not exist (off)."""
-        return cls(**{"coral_rank": None, **recorded})
+        return cls(**{**KNOBS_OFF, **recorded})
 
 
 class ImitationScorer:
@@ -188,14 +219,41 @@ class ImitationScorer:
         vectors: np.ndarray,
         centres: np.ndarray | None = None,
         alignment: SecondOrderAlignment | None = None,
+        population: Standardisation | None = None,
     ) -> np.ndarray:
-        """(m, d) suspects → (m, A) contrastive scores (background columns included)."""
-        return self._statistic(self.per_artist(vectors, centres, alignment))
+        """(m, d) suspects → (m, A) contrastive scores (background columns included).
 
-    def _statistic(self, per_artist: np.ndarray) -> np.ndarray:
+        `population` is the null's scale (`Null.population`); None scores raw similarities.
+        """
+        return self._statistic(self.per_artist(vectors, centres, alignment), population)
+
+    def _statistic(
+        self, per_artist: np.ndarray, population: Standardisation | None = None
+    ) -> np.ndarray:
+        if population is not None:
+            per_artist = population.apply(per_artist)
         if self.params.statistic == "similarity":
             return per_artist
         return contrastive_margin(per_artist)
+
+    def null_from_raw(self, kind: str, name: str | None, raw: np.ndarray) -> Null:
+        """A null from its images' raw per-artist similarities (NaN where one may not count).
+
+        The population scale is estimated on these images and each is standardised without
+        itself; suspects are later put on the same scale (`Null.population`).
+        """
+        raw = np.asarray(raw, dtype=np.float64)
+        population = None
+        per = raw
+        if self.params.standardise:
+            # background sets are standardised too: they compete in the margin
+            population = Standardisation.of_population(raw)
+            per = leave_one_out_standardised(raw)
+        s = self._statistic(per)
+        s[:, self.table.background] = np.nan
+        return Null.from_matrix(
+            kind, name, s, population=population, tail_fraction=self.params.tail_fraction
+        )
 
     def reference_null(
         self, name: str, reference: np.ndarray, alignment: SecondOrderAlignment | None = None
@@ -205,19 +263,17 @@ class ImitationScorer:
         `alignment` is the one its suspects get (estimated on the whole reference).
         """
         ref = np.asarray(reference, dtype=np.float64)
-        centres = leave_one_out_means(ref)
-        s = self.scores(ref, centres, alignment)
-        s[:, self.table.background] = np.nan
-        return Null.from_matrix("reference", name, s)
+        raw = self.per_artist(ref, leave_one_out_means(ref), alignment)
+        return self.null_from_raw("reference", name, raw)
 
     def index_null(self) -> Null:
         """Indexed works scored with their own artist (and themselves) left out."""
-        return Null.from_matrix("index", None, self.index_null_matrix())
+        return self.null_from_raw("index", None, self.index_null_raw())
 
-    def index_null_matrix(self) -> np.ndarray:
-        """(N, A): each indexed work against every other artist, its own artist left out."""
+    def index_null_raw(self) -> np.ndarray:
+        """(N, A): each work's raw similarity to every other artist; own artist NaN."""
         n, a = len(self.library), self.table.n_artists
-        s = np.full((n, a), np.nan)
+        raw = np.full((n, a), np.nan)
         codes = self.table.codes
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
@@ -228,27 +284,33 @@ class ImitationScorer:
                 per_artist_topk(sims, self.table, self.params.k), self.library[rows]
             )
             per[np.arange(len(rows)), codes[rows]] = np.nan
-            s[rows] = self._statistic(per)
-        s[:, self.table.background] = np.nan
-        return s
+            raw[rows] = per
+        return raw
 
-    def genuine_scores(self) -> np.ndarray:
-        """(N,): each indexed work against its own artist, only itself left out."""
+    def genuine_raw(self) -> np.ndarray:
+        """(N, A): each indexed work's raw similarity to every artist, only itself left out."""
         n = len(self.library)
-        out = np.full(n, np.nan)
-        codes = self.table.codes
+        out = np.full((n, self.table.n_artists), np.nan)
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
             sims = self.library[rows] @ self.library.T
             sims[np.arange(len(rows)), rows] = -np.inf
-            per = self._with_centroids(
+            out[rows] = self._with_centroids(
                 per_artist_topk(sims, self.table, self.params.k), self.library[rows]
             )
-            out[rows] = self._statistic(per)[np.arange(len(rows)), codes[rows]]
         return out
 
+    def genuine_scores(
+        self, raw: np.ndarray, population: Standardisation | None = None
+    ) -> np.ndarray:
+        """(N,): each work's score for its own artist, on the scale of `population`."""
+        codes = self.table.codes
+        return self._statistic(raw, population)[np.arange(len(codes)), codes]
 
-IMITATION_STATE_VERSION = 2  # 2: the index's principal subspace for second-order alignment
+
+# 2: the index's principal subspace for second-order alignment; 3: the index null kept as
+# raw similarities (standardised and pooled when opened, by the parameters)
+IMITATION_STATE_VERSION = 3
 
 
 @dataclass
@@ -263,8 +325,8 @@ class ImitationState:
     snapshot_digest: str
     params: ImitationParams
     discriminant: Discriminant
-    index_null_scores: np.ndarray  # (N, A), NaN where a work may not count
-    genuine_scores: np.ndarray  # (N,), each work against its own artist
+    index_null_raw: np.ndarray  # (N, A) raw similarities, NaN where a work may not count
+    genuine_raw: np.ndarray  # (N, A) raw similarities of each work, only itself left out
     subspace: Subspace | None = None  # for second-order alignment to a reference
     version: int = IMITATION_STATE_VERSION
 
@@ -295,8 +357,8 @@ class ImitationState:
             meta=np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8),
             mean=d.mean.astype(np.float64),
             projection=d.projection.astype(np.float64),
-            index_null=self.index_null_scores.astype(np.float64),
-            genuine=self.genuine_scores.astype(np.float64),
+            index_null=self.index_null_raw.astype(np.float64),
+            genuine=self.genuine_raw.astype(np.float64),
             subspace_basis=(sub.basis if sub else np.zeros((d_dim, 0))).astype(np.float64),
             subspace_covariance=(sub.covariance if sub else np.zeros((0, 0))).astype(np.float64),
         )
@@ -323,8 +385,8 @@ class ImitationState:
                 snapshot_digest=str(meta["snapshot_digest"]),
                 params=ImitationParams(**meta["params"]),
                 discriminant=disc,
-                index_null_scores=data["index_null"].astype(np.float64),
-                genuine_scores=data["genuine"].astype(np.float64),
+                index_null_raw=data["index_null"].astype(np.float64),
+                genuine_raw=data["genuine"].astype(np.float64),
                 subspace=subspace,
                 version=int(meta["version"]),
             )
@@ -334,10 +396,13 @@ def compute_state(
     snapshot_digest: str, vectors: np.ndarray, table: ArtistTable, params: ImitationParams
 ) -> tuple[ImitationState, ImitationScorer]:
     scorer = ImitationScorer(vectors, table, params)
-    null = scorer.index_null_matrix()
-    genuine = scorer.genuine_scores()
     state = ImitationState(
-        snapshot_digest, params, scorer.discriminant, null, genuine, scorer.subspace
+        snapshot_digest,
+        params,
+        scorer.discriminant,
+        scorer.index_null_raw(),
+        scorer.genuine_raw(),
+        scorer.subspace,
     )
     return state, scorer
 
@@ -379,7 +444,12 @@ class ImitationJudge:
         self.alignment = alignment
 
     def scores(self, vectors: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
-        s = self.scorer.scores(vectors, self.centre if centres is None else centres, self.alignment)
+        s = self.scorer.scores(
+            vectors,
+            self.centre if centres is None else centres,
+            self.alignment,
+            self.null.population,
+        )
         s[:, self.scorer.table.background] = np.nan
         return s
 
@@ -398,8 +468,8 @@ class ImitationJudge:
                 value, None, None, genuine_pct, None, None, None, "the null holds no images"
             )
         below = int(np.searchsorted(null.scores, value, side="left"))
-        p = null.p_value(value)
-        t = null.decision_threshold(target_fpr)
+        p = self.null.p_value(artist, value)
+        t = self.null.decision_threshold(artist, target_fpr)
         if t is None:
             return ArtistJudgement(
                 value,
@@ -412,12 +482,21 @@ class ImitationJudge:
                 f"the null holds {n} images, too few to decide at a {target_fpr:.2%} "
                 f"false-positive rate (at least {min_null_size(target_fpr)} are needed)",
             )
-        fpr = float(np.count_nonzero(null.scores > t)) / n
+        fpr = self.null.rate_above(artist, t)
         return ArtistJudgement(value, p, 100.0 * below / n, genuine_pct, value > t, t, fpr)
 
     def family(self, scores: np.ndarray, family_fpr: float) -> FamilyVerdict:
         return family_verdict(scores, self.scorer.table.names, self.null, family_fpr)
 
 
-def genuine_by_artist(state: ImitationState, table: ArtistTable) -> list[np.ndarray]:
-    return [state.genuine_scores[rows] for rows in table.members]
+def genuine_by_artist(state: ImitationState, scorer: ImitationScorer) -> list[np.ndarray]:
+    """Each artist's own works scored against the index, on the index null's scale.
+
+    The works are paintings judged in their own domain whichever null a suspect is read
+    against: the genuine percentile says where a score sits among the artist's own works.
+    """
+    population = (
+        Standardisation.of_population(state.index_null_raw) if state.params.standardise else None
+    )
+    g = scorer.genuine_scores(state.genuine_raw, population)
+    return [g[rows] for rows in scorer.table.members]
