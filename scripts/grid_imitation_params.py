@@ -25,15 +25,19 @@ from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
 GRID = [
-    ImitationParams(coral_rank=None),
+    # before standardisation and pooled tails (the previous defaults)
+    ImitationParams(standardise=False, tail_fraction=None),
+    ImitationParams(standardise=True, tail_fraction=None),
+    ImitationParams(standardise=False, tail_fraction=0.1),
+    ImitationParams(),  # shipped: standardise=True, tail_fraction=0.1
+    ImitationParams(tail_fraction=0.05),
+    ImitationParams(tail_fraction=0.2),
     ImitationParams(coral_rank=64),
     ImitationParams(coral_rank=128),
-    ImitationParams(coral_rank=256),
     ImitationParams(coral_rank=512),
-    ImitationParams(coral_rank=256, coral_shrinkage=0.3),
-    ImitationParams(coral_rank=256, coral_shrinkage=0.7),
-    ImitationParams(coral_rank=256, shrinkage=0.3),
-    ImitationParams(coral_rank=256, centroid_weight=1.0),
+    ImitationParams(coral_rank=None),
+    ImitationParams(centroid_weight=0.5),
+    ImitationParams(shrinkage=0.3),
 ]
 
 
@@ -69,6 +73,7 @@ def main() -> None:
             ).figures
             cols.append(figures_line(f))
         knobs = (
+            f"standardise={params.standardise} tail_fraction={params.tail_fraction} "
             f"coral_rank={params.coral_rank} coral_shrinkage={params.coral_shrinkage} "
             f"shrinkage={params.shrinkage} centroid_weight={params.centroid_weight}"
         )
