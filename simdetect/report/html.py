@@ -247,6 +247,7 @@ def _facts(
     # pooled tails: p-value and rate are read over every artist's null scores together
     pooled = (
         entry.get("contrastive") is not None
+        and entry.get("null") == "reference"
         and (record["method"].get("contrastive") or {}).get("tail_fraction") is not None
     )
     if entry.get("p_value") is not None:

@@ -308,7 +308,7 @@ class Null:
         own = self.artists[artist]
         if own.threshold(fpr) is None:
             return None
-        if self.tail is not None:
+        if self.tail is not None and self.tail.usable(artist):
             return self.tail.threshold(artist, fpr)
         return own.threshold(fpr)
 
@@ -387,18 +387,8 @@ def _loo_max_z(scores: np.ndarray) -> np.ndarray:
     Standardising an image by statistics it took part in would pull its own z towards
     zero and set the threshold too low; leaving it out scores it exactly as a suspect.
     """
-    s = np.asarray(scores, dtype=np.float64)
-    ok = np.isfinite(s)
-    filled = np.where(ok, s, 0.0)
-    n = ok.sum(axis=0)[None, :] - ok
-    total = filled.sum(axis=0)[None, :] - filled
-    sq = (filled**2).sum(axis=0)[None, :] - filled**2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / n
-        var = (sq - n * mean**2) / (n - 1)
-        z = (s - mean) / np.sqrt(var)
-    z[~ok | (n < 2) | ~(var > 0)] = -np.inf
-    out = z.max(axis=1)
+    z = leave_one_out_standardised(scores)
+    out = np.where(np.isnan(z), -np.inf, z).max(axis=1)
     out[~np.isfinite(out)] = np.nan
     return out
 

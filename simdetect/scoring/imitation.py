@@ -10,15 +10,15 @@ Pipeline for one suspect vector q (pure: vectors, labels and parameters in, numb
    L2-normalise;
 3. per artist, the mean cosine of its k most similar works in that space (`aggregate`),
    blended with the cosine to the artist's mean direction;
-4. per artist, standardised by the mean and spread of the same value over the null
-   images (`contrastive.Standardisation`), so an artist the generator is close to anyway
-   does not win by default;
+4. with a generator reference, per artist, standardised by the mean and spread of the
+   same value over the reference's outputs (`contrastive.Standardisation`), so an artist
+   the generator is close to anyway does not win by default;
 5. contrastive score: that value minus the best other artist's or background's
    (`contrastive.contrastive_margin`).
 
 The same pipeline scores the nulls: reference outputs centred on the reference mean
-without themselves, or indexed works with their own artist left out, each standardised
-without itself.
+without themselves (each standardised without itself), or indexed works with their own
+artist left out.
 """
 
 from __future__ import annotations
@@ -119,14 +119,14 @@ class ImitationParams:
             else ""
         )
         scale = (
-            ", each artist's value first standardised by its mean and standard deviation "
-            "over the null images"
+            ", with a reference each artist's value first standardised by its mean and "
+            "standard deviation over the reference's outputs"
             if self.standardise
             else ""
         )
         pooled = (
-            f"; per-pair thresholds from all artists' null scores pooled after standardising "
-            f"each artist's by the top {self.tail_fraction:.0%} of its own"
+            f"; with a reference, per-pair thresholds from all artists' null scores pooled "
+            f"after standardising each artist's by the top {self.tail_fraction:.0%} of its own"
             if self.tail_fraction is not None
             else ""
         )
@@ -239,21 +239,26 @@ class ImitationScorer:
     def null_from_raw(self, kind: str, name: str | None, raw: np.ndarray) -> Null:
         """A null from its images' raw per-artist similarities (NaN where one may not count).
 
-        The population scale is estimated on these images and each is standardised without
-        itself; suspects are later put on the same scale (`Null.population`).
+        For a generator reference, the population scale is estimated on its outputs and
+        each is standardised without itself; suspects are later put on the same scale
+        (`Null.population`), and per-pair thresholds come from pooled tails. The index
+        null (paintings judged against paintings) is left as it was measured: on
+        best-artworks-128 the per-artist scale cost attribution of held-out works, and
+        the reasons for it (a generator's pull towards some artists, few images above an
+        artist's 1% point) belong to generator references.
         """
         raw = np.asarray(raw, dtype=np.float64)
+        adapt = kind == "reference"
         population = None
         per = raw
-        if self.params.standardise:
+        if adapt and self.params.standardise:
             # background sets are standardised too: they compete in the margin
             population = Standardisation.of_population(raw)
             per = leave_one_out_standardised(raw)
         s = self._statistic(per)
         s[:, self.table.background] = np.nan
-        return Null.from_matrix(
-            kind, name, s, population=population, tail_fraction=self.params.tail_fraction
-        )
+        tail = self.params.tail_fraction if adapt else None
+        return Null.from_matrix(kind, name, s, population=population, tail_fraction=tail)
 
     def reference_null(
         self, name: str, reference: np.ndarray, alignment: SecondOrderAlignment | None = None
@@ -490,13 +495,10 @@ class ImitationJudge:
 
 
 def genuine_by_artist(state: ImitationState, scorer: ImitationScorer) -> list[np.ndarray]:
-    """Each artist's own works scored against the index, on the index null's scale.
+    """Each artist's own works scored against the index, as the index null is scored.
 
     The works are paintings judged in their own domain whichever null a suspect is read
     against: the genuine percentile says where a score sits among the artist's own works.
     """
-    population = (
-        Standardisation.of_population(state.index_null_raw) if state.params.standardise else None
-    )
-    g = scorer.genuine_scores(state.genuine_raw, population)
+    g = scorer.genuine_scores(state.genuine_raw)
     return [g[rows] for rows in scorer.table.members]
