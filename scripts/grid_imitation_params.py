@@ -26,10 +26,13 @@ from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
 GRID = [
     # before standardisation and pooled tails (the previous defaults)
-    ImitationParams(standardise=False, tail_fraction=None),
-    ImitationParams(standardise=True, tail_fraction=None),
-    ImitationParams(standardise=False, tail_fraction=0.1),
-    ImitationParams(),  # shipped: standardise=True, tail_fraction=0.1
+    ImitationParams(standardise=False, tail_fraction=None, null_folds=None),
+    ImitationParams(standardise=True, tail_fraction=None, null_folds=None),
+    ImitationParams(standardise=False, tail_fraction=0.1, null_folds=None),
+    ImitationParams(standardise=True, tail_fraction=0.1, null_folds=None),
+    ImitationParams(),  # shipped: standardise=True, tail_fraction=0.1, null_folds=10
+    ImitationParams(null_folds=5),
+    ImitationParams(null_folds=20),
     ImitationParams(tail_fraction=0.05),
     ImitationParams(tail_fraction=0.2),
     ImitationParams(coral_rank=64),
@@ -74,6 +77,7 @@ def main() -> None:
             cols.append(figures_line(f))
         knobs = (
             f"standardise={params.standardise} tail_fraction={params.tail_fraction} "
+            f"null_folds={params.null_folds} "
             f"coral_rank={params.coral_rank} coral_shrinkage={params.coral_shrinkage} "
             f"shrinkage={params.shrinkage} centroid_weight={params.centroid_weight}"
         )

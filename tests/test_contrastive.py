@@ -255,13 +255,15 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     judge = ImitationJudge(
         scorer, scorer.reference_null("gen", reference), genuine_by_artist(state, scorer), ref.mean
     )
-    s = judge.scores(imitations)
+    s, closeness = judge.standing(imitations)
+    np.testing.assert_array_equal(judge.scores(imitations), s)
+    assert closeness is not None
     decided = [judge.judge(s[i], table.names.index(t), 0.05).decision for i, t in enumerate(truth)]
     assert np.mean(decided) >= 0.5
     j = judge.judge(s[0], 0, 0.05)
     assert j.p_value is not None and 0 < j.p_value <= 1 and j.threshold is not None
     assert j.genuine_percentile is not None
-    fam = judge.family(s[0], 0.1)
+    fam = judge.family(s[0], 0.1, closeness[0])
     assert fam.threshold is not None and fam.max_z is not None
     tiny = ImitationJudge(scorer, scorer.reference_null("gen", reference[:6]), [], ref.mean)
     assert tiny.judge(s[0], 0, 0.01).decision is None
@@ -387,3 +389,57 @@ def test_standardising_each_artist_removes_a_hub_artists_head_start() -> None:
     std_top1, std_hub = attribution(True)
     assert raw_hub > 0.25  # the hub wins suspects it has nothing to do with
     assert std_hub < raw_hub / 3 and std_top1 > raw_top1 + 0.1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_cross_fitted_reference_null_keeps_the_family_rate_where_self_alignment_does_not(
+    seed: int,
+) -> None:
+    """Aligned by a covariance it took part in, a reference output looks more typical of its
+    generator than a new output does; aligned by the other folds, it does not."""
+    from simdetect.scoring.imitation import ImitationParams, ImitationScorer
+
+    rng = np.random.default_rng(seed)
+    x, codes, _ = _styles(rng, 12, 40, d=128, noise=0.5)
+    table = ArtistTable.build([str(c) for c in codes], ["artist"] * len(codes))
+    mixing = rng.normal(size=(128, 128)) * 0.3
+
+    def generator(n: int) -> np.ndarray:
+        return rng.normal(size=(n, 128)) @ mixing + 2.0
+
+    reference, fresh = generator(130), generator(3000)
+    rates = {}
+    for folds in (None, 10):
+        params = ImitationParams(
+            shrinkage=None, coral_rank=110, coral_shrinkage=0.1, null_folds=folds
+        )
+        scorer = ImitationScorer(x, table, params)
+        alignment = scorer.alignment_for(reference)
+        assert alignment is not None
+        null = scorer.reference_null("gen", reference, alignment)
+        assert null.family_kind == "closeness"
+        s, closeness = scorer.standing(fresh, reference.mean(axis=0), alignment, null.population)
+        flagged, _ = null.family_flags(s, 0.1, closeness)
+        rates[folds] = float(flagged.mean())
+    assert rates[10] <= 0.115, rates
+    assert rates[None] >= rates[10] + 0.02, rates
+
+
+def test_the_closeness_family_statistic_is_the_top_artists_closeness_plus_its_margin() -> None:
+    rng = np.random.default_rng(13)
+    n_art = 30
+    names = [f"a{i}" for i in range(n_art)]
+    closeness = rng.normal(size=(500, n_art))
+    margins = contrastive_margin(closeness)
+    null = Null.from_matrix("reference", "gen", margins, closeness=closeness)
+    top2 = np.sort(closeness, axis=1)[:, -2:]
+    np.testing.assert_allclose(np.sort(null.family_statistic), np.sort(2 * top2[:, 1] - top2[:, 0]))
+    with pytest.raises(ValueError, match="closeness"):
+        null.family_flags(margins, 0.05)
+    fresh = rng.normal(size=(20_000, n_art))
+    flagged, _ = null.family_flags(contrastive_margin(fresh), 0.05, fresh)
+    assert abs(float(flagged.mean()) - 0.05) < 0.015
+    strong = rng.normal(size=n_art)
+    strong[4] = 5.0
+    v = family_verdict(contrastive_margin(strong[None, :])[0], names, null, 0.05, strong)
+    assert v.flagged and v.flagged_artist == "a4"

@@ -64,11 +64,15 @@ def _group_means(vectors: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def _held_out_rates(
-    scores_out: np.ndarray, null: Null, target_fpr: float, family_fpr: float
+    scores_out: np.ndarray,
+    null: Null,
+    target_fpr: float,
+    family_fpr: float,
+    closeness: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per held-out row: per-pair decisions (m, A), any-pair decided (m,), family flag (m,)."""
     decided = scores_out > null.decision_thresholds(target_fpr)[None, :]
-    flagged, _ = null.family_flags(scores_out, family_fpr)
+    flagged, _ = null.family_flags(scores_out, family_fpr, closeness)
     return decided, np.asarray(decided.any(axis=1)), flagged
 
 
@@ -117,36 +121,37 @@ def evaluate_imitations(
     usable = ~table.background
     ref = np.asarray(reference, dtype=np.float64)
     alignment = scorer.alignment_for(ref)
-    null = scorer.reference_null(reference_name, ref, alignment)
-    s_imi = scorer.scores(suspects, ref.mean(axis=0), alignment, null.population)
-    s_imi[:, table.background] = np.nan
+    groups = np.asarray(reference_groups)
+    null = scorer.reference_null(reference_name, ref, alignment, groups)
+    s_imi, c_imi = scorer.standing(suspects, ref.mean(axis=0), alignment, null.population)
     ranks = _ranks(s_imi, y, usable)
     decided_true = s_imi[np.arange(len(y)), y] > null.decision_thresholds(target_fpr)[y]
-    flagged, flagged_for = null.family_flags(s_imi, family_fpr)
+    flagged, flagged_for = null.family_flags(s_imi, family_fpr, c_imi)
     flag_true = flagged & (flagged_for == y)
     flag_true_first = flag_true & (ranks == 0)
 
     if held_out is not None:
         out = np.asarray(held_out, dtype=np.float64)
-        s_out = scorer.scores(out, ref.mean(axis=0), alignment, null.population)
-        s_out[:, table.background] = np.nan
-        dec, any_dec, fam = _held_out_rates(s_out, null, target_fpr, family_fpr)
+        s_out, c_out = scorer.standing(out, ref.mean(axis=0), alignment, null.population)
+        dec, any_dec, fam = _held_out_rates(s_out, null, target_fpr, family_fpr, c_out)
         pairs = dec[:, usable]
         mode, n_out = "split", len(out)
     else:
-        groups = np.asarray(reference_groups)
-        raw_ref = scorer.per_artist(ref, _group_means(ref, groups), alignment)
+        raw_ref = (
+            scorer.per_artist(ref, _group_means(ref, groups), None)
+            if alignment is None
+            else scorer.reference_raw(ref, alignment, groups)
+        )
         pair_rows, any_rows, fam_rows = [], [], []
         for g in np.unique(groups):
             sel = groups == g
             sub = scorer.null_from_raw("reference", reference_name, raw_ref[~sel])
             # the held-out group is aligned by the rest only, as a new suspect would be
             rest = ref[~sel]
-            held = scorer.scores(
+            held, c_held = scorer.standing(
                 ref[sel], rest.mean(axis=0), scorer.alignment_for(rest), sub.population
             )
-            held[:, table.background] = np.nan
-            dec, any_dec, fam = _held_out_rates(held, sub, target_fpr, family_fpr)
+            dec, any_dec, fam = _held_out_rates(held, sub, target_fpr, family_fpr, c_held)
             pair_rows.append(dec[:, usable])
             any_rows.append(any_dec)
             fam_rows.append(fam)

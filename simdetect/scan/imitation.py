@@ -169,8 +169,11 @@ class ImitationScoring:
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         return self.judge.scores(vectors)
 
-    def family(self, scores: np.ndarray) -> FamilyVerdict:
-        return self.judge.family(scores, self.family_fpr)
+    def standing(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.judge.standing(vectors)
+
+    def family(self, scores: np.ndarray, closeness: np.ndarray | None = None) -> FamilyVerdict:
+        return self.judge.family(scores, self.family_fpr, closeness)
 
 
 def _round(x: float | None) -> float | None:

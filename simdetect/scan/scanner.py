@@ -205,12 +205,12 @@ class Scanner:
                 )
                 for i in range(len(vectors))
             ]
-        contrastive = im.scores(vectors)
+        contrastive, closeness = im.standing(vectors)
         return [
             (
                 self._ranking(similarity[i], relative[i], contrastive[i]),
                 self._matches(sims[i], hashes[i]),
-                im.family(contrastive[i]),
+                im.family(contrastive[i], None if closeness is None else closeness[i]),
             )
             for i in range(len(vectors))
         ]

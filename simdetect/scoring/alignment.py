@@ -110,11 +110,18 @@ class SecondOrderAlignment:
 
 
 def second_order_alignment(
-    subspace: Subspace | None, reference: np.ndarray, shrinkage: float
+    subspace: Subspace | None,
+    reference: np.ndarray,
+    shrinkage: float,
+    minimum: int = CORAL_MIN_REFERENCE,
 ) -> SecondOrderAlignment | None:
-    """None when the reference is too small to estimate its spread (mean only, then)."""
+    """None when the reference is too small to estimate its spread (mean only, then).
+
+    `minimum` is lowered only to re-estimate an alignment already granted on a whole
+    reference from most of it (cross-fitting its null, `ImitationScorer.reference_raw`).
+    """
     ref = np.asarray(reference, dtype=np.float64)
-    if subspace is None or len(ref) < CORAL_MIN_REFERENCE:
+    if subspace is None or len(ref) < max(minimum, 3):
         return None
     r = min(subspace.rank, len(ref) - 1)
     basis = subspace.basis[:, :r]
