@@ -248,12 +248,12 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     back = ImitationState.from_bytes(state.to_bytes())
     assert back.digest() == state.digest()
     np.testing.assert_array_equal(back.index_null_raw, state.index_null_raw)
-    np.testing.assert_array_equal(back.genuine_raw, state.genuine_raw)
+    np.testing.assert_array_equal(back.genuine_scores, state.genuine_scores)
     again = ImitationScorer(x, table, back.params, back.discriminant)
     np.testing.assert_array_equal(again.scores(imitations), scorer.scores(imitations))
     ref = reference_stats("gen", reference)
     judge = ImitationJudge(
-        scorer, scorer.reference_null("gen", reference), genuine_by_artist(state, scorer), ref.mean
+        scorer, scorer.reference_null("gen", reference), genuine_by_artist(state, table), ref.mean
     )
     s, closeness = judge.standing(imitations)
     np.testing.assert_array_equal(judge.scores(imitations), s)
@@ -264,7 +264,7 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     assert j.p_value is not None and 0 < j.p_value <= 1 and j.threshold is not None
     assert j.genuine_percentile is not None
     fam = judge.family(s[0], 0.1, closeness[0])
-    assert fam.threshold is not None and fam.max_z is not None
+    assert fam.threshold is not None and fam.statistic is not None
     tiny = ImitationJudge(scorer, scorer.reference_null("gen", reference[:6]), [], ref.mean)
     assert tiny.judge(s[0], 0, 0.01).decision is None
 

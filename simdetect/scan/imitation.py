@@ -97,7 +97,7 @@ def judge_for(
     reference: ReferenceSet | None,
 ) -> ImitationJudge:
     """The judge: with a reference, its outputs are the null; without, the index's works."""
-    genuine = genuine_by_artist(state, scorer)
+    genuine = genuine_by_artist(state, table)
     if reference is None:
         return ImitationJudge(
             scorer, scorer.null_from_raw("index", None, state.index_null_raw), genuine

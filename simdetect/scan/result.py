@@ -125,6 +125,6 @@ def result_from_record(
         note=note,
         flagged=None if family is None else family.flagged,
         flagged_artist=None if family is None else family.flagged_artist,
-        family_statistic=None if family is None else family.max_z,
+        family_statistic=None if family is None else family.statistic,
         family_reason=None if family is None else family.reason,
     )

@@ -431,7 +431,7 @@ def _loo_max_z(scores: np.ndarray) -> np.ndarray:
 class FamilyVerdict:
     flagged: bool | None
     flagged_artist: str | None
-    max_z: float | None
+    statistic: float | None  # the largest family value (Null.family_values)
     threshold: float | None
     reason: str | None = None
 
@@ -463,6 +463,6 @@ def family_verdict(
     if not np.isfinite(z).any():
         return FamilyVerdict(None, None, None, threshold, reason="no artist could be scored")
     best = int(np.nanargmax(z))
-    max_z = float(z[best])
-    flagged = max_z > threshold
-    return FamilyVerdict(flagged, names[best] if flagged else None, max_z, threshold)
+    statistic = float(z[best])
+    flagged = statistic > threshold
+    return FamilyVerdict(flagged, names[best] if flagged else None, statistic, threshold)

@@ -83,9 +83,10 @@ class ImitationParams:
     # sd15-styles with ranks 64-512 and shrinkages 0.3-0.7, BENCHMARKS.md "AI imitations".
     coral_rank: int | None = 256
     coral_shrinkage: float = 0.5
-    # Each artist's similarity on its null's scale before the margin, and per-pair
-    # thresholds pooled over artists' standardised null tails (None: per-artist order
-    # statistics); BENCHMARKS.md "Standardised margins and pooled tails".
+    # With a generator reference: each artist's similarity on the reference's scale before
+    # the margin (and the family statistic that reads it), and per-pair thresholds pooled
+    # over artists' standardised null tails (None: per-artist order statistics);
+    # BENCHMARKS.md "Standardised margins, pooled tails, a cross-fitted null".
     standardise: bool = True
     tail_fraction: float | None = 0.1
     # A reference's own outputs, as its null, are centred and aligned by the outputs
@@ -279,10 +280,10 @@ class ImitationScorer:
         For a generator reference, the population scale is estimated on its outputs and
         each is standardised without itself; suspects are later put on the same scale
         (`Null.population`), and per-pair thresholds come from pooled tails. The index
-        null (paintings judged against paintings) is left as it was measured: on
-        best-artworks-128 the per-artist scale cost attribution of held-out works, and
-        the reasons for it (a generator's pull towards some artists, few images above an
-        artist's 1% point) belong to generator references.
+        null (paintings judged against paintings) is left as it was measured: with the
+        per-artist scale, held-out best-artworks-128 paintings lost attribution in a
+        real-corpus test, and what the scale answers (a generator's pull towards some
+        artists, its own texture) belongs to generator references.
         """
         raw = np.asarray(raw, dtype=np.float64)
         adapt = kind == "reference"
@@ -372,29 +373,24 @@ class ImitationScorer:
             raw[rows] = per
         return raw
 
-    def genuine_raw(self) -> np.ndarray:
-        """(N, A): each indexed work's raw similarity to every artist, only itself left out."""
+    def genuine_scores(self) -> np.ndarray:
+        """(N,): each indexed work against its own artist, only itself left out."""
         n = len(self.library)
-        out = np.full((n, self.table.n_artists), np.nan)
+        out = np.full(n, np.nan)
+        codes = self.table.codes
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
             sims = self.library[rows] @ self.library.T
             sims[np.arange(len(rows)), rows] = -np.inf
-            out[rows] = self._with_centroids(
+            per = self._with_centroids(
                 per_artist_topk(sims, self.table, self.params.k), self.library[rows]
             )
+            out[rows] = self._statistic(per)[np.arange(len(rows)), codes[rows]]
         return out
-
-    def genuine_scores(
-        self, raw: np.ndarray, population: Standardisation | None = None
-    ) -> np.ndarray:
-        """(N,): each work's score for its own artist, on the scale of `population`."""
-        codes = self.table.codes
-        return self._statistic(raw, population)[np.arange(len(codes)), codes]
 
 
 # 2: the index's principal subspace for second-order alignment; 3: the index null kept as
-# raw similarities (standardised and pooled when opened, by the parameters)
+# raw similarities (the margin is taken when it is opened)
 IMITATION_STATE_VERSION = 3
 
 
@@ -411,7 +407,7 @@ class ImitationState:
     params: ImitationParams
     discriminant: Discriminant
     index_null_raw: np.ndarray  # (N, A) raw similarities, NaN where a work may not count
-    genuine_raw: np.ndarray  # (N, A) raw similarities of each work, only itself left out
+    genuine_scores: np.ndarray  # (N,), each work against its own artist
     subspace: Subspace | None = None  # for second-order alignment to a reference
     version: int = IMITATION_STATE_VERSION
 
@@ -443,7 +439,7 @@ class ImitationState:
             mean=d.mean.astype(np.float64),
             projection=d.projection.astype(np.float64),
             index_null=self.index_null_raw.astype(np.float64),
-            genuine=self.genuine_raw.astype(np.float64),
+            genuine=self.genuine_scores.astype(np.float64),
             subspace_basis=(sub.basis if sub else np.zeros((d_dim, 0))).astype(np.float64),
             subspace_covariance=(sub.covariance if sub else np.zeros((0, 0))).astype(np.float64),
         )
@@ -471,7 +467,7 @@ class ImitationState:
                 params=ImitationParams(**meta["params"]),
                 discriminant=disc,
                 index_null_raw=data["index_null"].astype(np.float64),
-                genuine_raw=data["genuine"].astype(np.float64),
+                genuine_scores=data["genuine"].astype(np.float64),
                 subspace=subspace,
                 version=int(meta["version"]),
             )
@@ -486,7 +482,7 @@ def compute_state(
         params,
         scorer.discriminant,
         scorer.index_null_raw(),
-        scorer.genuine_raw(),
+        scorer.genuine_scores(),
         scorer.subspace,
     )
     return state, scorer
@@ -580,11 +576,5 @@ class ImitationJudge:
         return family_verdict(scores, self.scorer.table.names, self.null, family_fpr, closeness)
 
 
-def genuine_by_artist(state: ImitationState, scorer: ImitationScorer) -> list[np.ndarray]:
-    """Each artist's own works scored against the index, as the index null is scored.
-
-    The works are paintings judged in their own domain whichever null a suspect is read
-    against: the genuine percentile says where a score sits among the artist's own works.
-    """
-    g = scorer.genuine_scores(state.genuine_raw)
-    return [g[rows] for rows in scorer.table.members]
+def genuine_by_artist(state: ImitationState, table: ArtistTable) -> list[np.ndarray]:
+    return [state.genuine_scores[rows] for rows in table.members]
