@@ -71,6 +71,20 @@ def report(
     )
 
 
+def json_report(
+    suspects: list[Path], index: Path, case_id: str, out: Path, backbone: Backbone
+) -> ReportOutputs:
+    """A JSON-only report for the claimant artist (the shape most tests need)."""
+    return make_report(
+        suspects,
+        index,
+        CaseInfo(artist=ARTIST, case_id=case_id),
+        out,
+        formats=("json",),
+        backbone=backbone,
+    )
+
+
 def tampered_copy(report: ReportOutputs, tmp_path: Path) -> Path:
     """A copy of the whole case folder (the record names its files inside it)."""
     assert report.json_path is not None
@@ -228,14 +242,7 @@ def test_a_report_on_a_just_calibrated_index_verifies(
     for stored in index_copy.glob("gen-*/calibration.npz"):
         stored.unlink()  # the report computes the calibration itself
     suspects = copy_suspects(seeds_dir, tmp_path / "s", IMITATION, UNRELATED)
-    out = make_report(
-        suspects,
-        index_copy,
-        CaseInfo(artist=ARTIST, case_id="T-0"),
-        tmp_path / "out",
-        formats=("json",),
-        backbone=backbone,
-    )
+    out = json_report(suspects, index_copy, "T-0", tmp_path / "out", backbone)
     result = verify_report(out.json_path, index_copy)  # type: ignore[arg-type]
     assert result.ok, [c for c in result.failures]
 
@@ -299,20 +306,13 @@ def test_a_record_made_before_standardised_margins_still_verifies(
     statistics, no second-order alignment) names none of the newer knobs, and verifies."""
     import simdetect.report.case as case_module
 
-    older = ImitationParams(coral_rank=None, standardise=False, tail_fraction=None)
+    older = ImitationParams(coral_rank=None, standardise=False, tail_fraction=None, null_folds=None)
     monkeypatch.setattr(case_module, "ScanParams", functools.partial(ScanParams, imitation=older))
     suspects = copy_suspects(seeds_dir, tmp_path / "suspects", IMITATION)
-    made = make_report(
-        suspects,
-        index_copy,
-        CaseInfo(artist=ARTIST, case_id="T-old"),
-        tmp_path / "out",
-        formats=("json",),
-        backbone=backbone,
-    )
+    made = json_report(suspects, index_copy, "T-old", tmp_path / "out", backbone)
     monkeypatch.undo()
     named = made.record["method"]["contrastive"]
-    for key in ("coral_rank", "coral_shrinkage", "standardise", "tail_fraction"):
+    for key in ("coral_rank", "coral_shrinkage", "standardise", "tail_fraction", "null_folds"):
         assert key not in named, key
     assert made.json_path is not None
     for _ in range(2):
