@@ -418,6 +418,7 @@ def test_a_cross_fitted_reference_null_keeps_the_family_rate_where_self_alignmen
         assert alignment is not None
         null = scorer.reference_null("gen", reference, alignment)
         assert null.family_kind == "closeness"
+        assert ("outside its fold" in null.describe()) == (folds is not None)
         s, closeness = scorer.standing(fresh, reference.mean(axis=0), alignment, null.population)
         flagged, _ = null.family_flags(s, 0.1, closeness)
         rates[folds] = float(flagged.mean())

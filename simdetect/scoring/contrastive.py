@@ -249,6 +249,7 @@ class Null:
     tail: PooledTail | None = None
     # "margin_z": largest null-standardised margin; "closeness": largest closeness + margin
     family_kind: str = "margin_z"
+    scored_as: str | None = None  # how each null image was held out, when not the default
 
     @classmethod
     def from_matrix(
@@ -290,7 +291,8 @@ class Null:
         if self.kind == "reference":
             text = (
                 f"{self.size} outputs of the generator reference {self.name!r}, each scored "
-                "against every artist, centred on the reference mean without itself"
+                "against every artist, "
+                + (self.scored_as or "centred on the reference mean without itself")
             )
         else:
             text = (
@@ -303,12 +305,6 @@ class Null:
                 f"artist's standardised by the top {self.tail.fraction:.0%} of its own"
             )
         return text
-
-    def standardise(self, per_artist: np.ndarray) -> np.ndarray:
-        """Raw per-artist similarities on this null's scale (unchanged when it has none)."""
-        if self.population is None:
-            return np.asarray(per_artist, dtype=np.float64)
-        return self.population.apply(per_artist)
 
     def p_value(self, artist: int, score: float) -> float | None:
         if not math.isfinite(score) or not len(self.artists[artist].scores):

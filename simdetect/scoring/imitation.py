@@ -316,7 +316,13 @@ class ImitationScorer:
         `alignment` is the one its suspects get (estimated on the whole reference).
         """
         raw = self.reference_raw(reference, alignment, groups)
-        return self.null_from_raw("reference", name, raw)
+        null = self.null_from_raw("reference", name, raw)
+        if alignment is not None and self.params.null_folds is not None:
+            null.scored_as = (
+                "centred on and aligned by the outputs outside its fold "
+                f"(one of {self.params.null_folds})"
+            )
+        return null
 
     def reference_raw(
         self,
