@@ -62,6 +62,18 @@ def retrieval(s: np.ndarray, qc: np.ndarray, dc: np.ndarray) -> str:
     return f"{m1:.1f} / {100 * recall_at_k(rel, 10).mean():.1f}"
 
 
+def projected_split(
+    v: np.ndarray, codes: np.ndarray, seed: int, lam: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The CSD split of `seed`, projected by a space fitted on its database works only."""
+    qm = split_queries(codes, 0.2, seed)
+    q, d, qc, dc = v[qm], v[~qm], codes[qm], codes[~qm]
+    disc = (
+        TwoBlock(d, dc, lam) if lam else fit_discriminant(d, dc, DiscriminantParams(shrinkage=0.5))
+    )
+    return disc.transform(q), disc.transform(d), qc, dc
+
+
 def _normalised(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
@@ -81,14 +93,7 @@ def expansion(v: np.ndarray, codes: np.ndarray) -> None:
     for lam in (0.0, 0.5):
         lines: dict[tuple[int, int], list[str]] = {k: [] for k in settings}
         for seed in (0, 1):
-            qm = split_queries(codes, 0.2, seed)
-            q, d, qc, dc = v[qm], v[~qm], codes[qm], codes[~qm]
-            disc = (
-                TwoBlock(d, dc, lam)
-                if lam
-                else fit_discriminant(d, dc, DiscriminantParams(shrinkage=0.5))
-            )
-            pq, pd_ = disc.transform(q), disc.transform(d)
+            pq, pd_, qc, dc = projected_split(v, codes, seed, lam)
             for db_k, q_k in settings:
                 db = _expand(pd_, pd_, db_k, same=True) if db_k else pd_
                 qq = _expand(pq, db, q_k, same=False) if q_k else pq
@@ -121,14 +126,7 @@ def main() -> None:
     for lam in (0.0, 0.5, 0.7):
         cols = []
         for seed in (0, 1):
-            qm = split_queries(codes, 0.2, seed)
-            q, d, qc, dc = v[qm], v[~qm], codes[qm], codes[~qm]
-            disc = (
-                TwoBlock(d, dc, lam)
-                if lam
-                else fit_discriminant(d, dc, DiscriminantParams(shrinkage=0.5))
-            )
-            pq, pd_ = disc.transform(q), disc.transform(d)
+            pq, pd_, qc, dc = projected_split(v, codes, seed, lam)
             s, dd = pq @ pd_.T, pd_ @ pd_.T
             np.fill_diagonal(dd, -np.inf)
             corrected = csls(s, neighbourhood_radius(s, 15), neighbourhood_radius(dd, 15))
