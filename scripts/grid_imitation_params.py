@@ -14,6 +14,7 @@ held-out images flagged (percent).
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,21 +52,43 @@ def tile_vectors(
     return paths, np.stack([store[sha256_bytes(p.read_bytes())] for p in paths]).astype(np.float64)
 
 
+@dataclass
+class Inputs:
+    """The cached tile vectors and the index, as `simdetect eval --imitations` left them."""
+
+    x_imi: np.ndarray
+    truth: list[str]
+    x_ref: np.ndarray
+    groups: np.ndarray  # each reference tile's source grid
+    table: ArtistTable
+    vectors: np.ndarray  # the index's
+
+
+def load_inputs(tiles: Path, index: Path) -> Inputs:
+    with np.load(tiles / "vectors.npz") as data:
+        store = dict(zip(data["sha256"].tolist(), data["vectors"], strict=True))
+    imi_paths, x_imi = tile_vectors(tiles, "imitations", store)
+    ref_paths, x_ref = tile_vectors(tiles, "reference", store)
+    snap = open_index(index)
+    meta = snap.metadata
+    return Inputs(
+        x_imi=x_imi,
+        truth=[p.parent.name for p in imi_paths],
+        x_ref=x_ref,
+        groups=np.array([p.name.rsplit(".q", 1)[0] for p in ref_paths]),
+        table=ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist()),
+        vectors=snap.vectors().astype(np.float64),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("tiles", type=Path)
     ap.add_argument("index", type=Path)
     args = ap.parse_args()
-    with np.load(args.tiles / "vectors.npz") as data:
-        store = dict(zip(data["sha256"].tolist(), data["vectors"], strict=True))
-    imi_paths, x_imi = tile_vectors(args.tiles, "imitations", store)
-    ref_paths, x_ref = tile_vectors(args.tiles, "reference", store)
-    truth = [p.parent.name for p in imi_paths]
-    groups = np.array([p.name.rsplit(".q", 1)[0] for p in ref_paths])
-    snap = open_index(args.index)
-    meta = snap.metadata
-    table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
-    vectors = snap.vectors().astype(np.float64)
+    inputs = load_inputs(args.tiles, args.index)
+    x_imi, truth, x_ref, groups = inputs.x_imi, inputs.truth, inputs.x_ref, inputs.groups
+    table, vectors = inputs.table, inputs.vectors
     for params in GRID:
         scorer = ImitationScorer(vectors, table, params)
         cols = []

@@ -18,12 +18,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-from grid_imitation_params import tile_vectors
+from grid_imitation_params import load_inputs
 
 from simdetect.evaluation.imitations import held_out_mask
-from simdetect.index.store import open_index
-from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
 
@@ -32,14 +29,8 @@ def main() -> None:
     ap.add_argument("tiles", type=Path)
     ap.add_argument("index", type=Path)
     args = ap.parse_args()
-    with np.load(args.tiles / "vectors.npz") as data:
-        store = dict(zip(data["sha256"].tolist(), data["vectors"], strict=True))
-    ref_paths, x_ref = tile_vectors(args.tiles, "reference", store)
-    groups = np.array([p.name.rsplit(".q", 1)[0] for p in ref_paths])
-    snap = open_index(args.index)
-    meta = snap.metadata
-    table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
-    vectors = snap.vectors().astype(np.float64)
+    inputs = load_inputs(args.tiles, args.index)
+    x_ref, groups, table, vectors = inputs.x_ref, inputs.groups, inputs.table, inputs.vectors
     usable = ~table.background
     for label, params in (
         ("pooled tails", ImitationParams()),

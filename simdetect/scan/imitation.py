@@ -166,9 +166,6 @@ class ImitationScoring:
             "family_threshold": _round(self.judge.null.family_threshold(self.family_fpr)),
         }
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        return self.judge.scores(vectors)
-
     def standing(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return self.judge.standing(vectors)
 

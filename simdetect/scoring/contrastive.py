@@ -180,16 +180,12 @@ class PooledTail:
         flat = np.sort(np.concatenate(pooled)) if pooled else np.zeros(0)
         return cls(fraction, location, scale, flat)
 
-    def standardise(self, artist: int, score: float) -> float:
-        return (score - float(self.location[artist])) / float(self.scale[artist])
+    def standardise(self, artist: int, scores: np.ndarray) -> np.ndarray:
+        """Scores of one artist on the pooled scale."""
+        return (np.asarray(scores, dtype=np.float64) - self.location[artist]) / self.scale[artist]
 
     def usable(self, artist: int) -> bool:
         return bool(np.isfinite(self.location[artist]) and len(self.pooled))
-
-    def p_value(self, artist: int, score: float) -> float:
-        w = self.standardise(artist, score)
-        n = len(self.pooled)
-        return (1 + n - int(np.searchsorted(self.pooled, w, side="left"))) / (1 + n)
 
     def threshold(self, artist: int, fpr: float) -> float | None:
         t = order_statistic_threshold(self.pooled, fpr)
@@ -198,7 +194,7 @@ class PooledTail:
         return float(self.location[artist] + self.scale[artist] * t)
 
     def rate_above(self, artist: int, threshold: float) -> float:
-        w = self.standardise(artist, threshold)
+        w = self.standardise(artist, np.array([threshold]))[0]
         return float(np.count_nonzero(self.pooled > w)) / len(self.pooled)
 
 
@@ -208,24 +204,8 @@ class ArtistNull:
 
     scores: np.ndarray  # sorted ascending, finite
 
-    def p_value(self, score: float) -> float | None:
-        n = len(self.scores)
-        if n == 0 or not math.isfinite(score):
-            return None
-        at_or_above = n - int(np.searchsorted(self.scores, score, side="left"))
-        return (1 + at_or_above) / (1 + n)
-
     def threshold(self, fpr: float) -> float | None:
         return order_statistic_threshold(self.scores, fpr)
-
-    def decision_threshold(self, fpr: float) -> float | None:
-        """The threshold a per-pair decision uses: `threshold`, never below 0.
-
-        Deciding for an artist the image is not closest to would answer another question
-        than "closer to this artist than to the others" (a positive margin).
-        """
-        t = self.threshold(fpr)
-        return None if t is None else max(t, 0.0)
 
 
 @dataclass
@@ -261,6 +241,7 @@ class Null:
         population: Standardisation | None = None,
         tail_fraction: float | None = None,
         closeness: np.ndarray | None = None,
+        scored_as: str | None = None,
     ) -> Null:
         """(n, A) scores of null images (NaN where an image may not count for an artist).
 
@@ -285,6 +266,7 @@ class Null:
             population=population,
             tail=None if tail_fraction is None else PooledTail.fit(s, tail_fraction),
             family_kind="margin_z" if closeness is None else "closeness",
+            scored_as=scored_as,
         )
 
     def describe(self) -> str:
@@ -309,9 +291,16 @@ class Null:
     def p_value(self, artist: int, score: float) -> float | None:
         if not math.isfinite(score) or not len(self.artists[artist].scores):
             return None
+        return float(self._p_values(artist, np.array([score]))[0])
+
+    def _p_values(self, artist: int, scores: np.ndarray) -> np.ndarray:
+        """Finite scores of one artist → p-values (+1 corrected), pooled when thresholds are."""
         if self.tail is not None and self.tail.usable(artist):
-            return self.tail.p_value(artist, score)
-        return self.artists[artist].p_value(score)
+            ranked, null = self.tail.standardise(artist, scores), self.tail.pooled
+        else:
+            ranked, null = scores, self.artists[artist].scores
+        n = len(null)
+        return (1 + n - np.searchsorted(null, ranked, side="left")) / (1 + n)
 
     def threshold(self, artist: int, fpr: float) -> float | None:
         """The per-pair threshold before the never-below-0 rule (None: null too small).
@@ -327,7 +316,11 @@ class Null:
         return own.threshold(fpr)
 
     def decision_threshold(self, artist: int, fpr: float) -> float | None:
-        """`threshold`, never below 0 (see ArtistNull.decision_threshold)."""
+        """The threshold a per-pair decision uses: `threshold`, never below 0.
+
+        Deciding for an artist the image is not closest to would answer another question
+        than "closer to this artist than to the others" (a positive margin).
+        """
         t = self.threshold(artist, fpr)
         return None if t is None else max(t, 0.0)
 
@@ -342,10 +335,10 @@ class Null:
         """(m, A) suspect scores → (m, A) p-values (+1 corrected; NaN where undefined)."""
         s = np.asarray(scores, dtype=np.float64)
         out = np.full(s.shape, np.nan)
-        for i, j in zip(*np.nonzero(np.isfinite(s)), strict=True):
-            p = self.p_value(int(j), float(s[i, j]))
-            if p is not None:
-                out[i, j] = p
+        for a, null in enumerate(self.artists):
+            ok = np.isfinite(s[:, a])
+            if len(null.scores) and ok.any():
+                out[ok, a] = self._p_values(a, s[ok, a])
         return out
 
     def z_scores(self, scores: np.ndarray) -> np.ndarray:

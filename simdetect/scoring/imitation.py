@@ -243,7 +243,7 @@ class ImitationScorer:
 
         `population` is the null's scale (`Null.population`); None scores raw similarities.
         """
-        return self._statistic(self.per_artist(vectors, centres, alignment), population)
+        return self._statistic(_on_scale(self.per_artist(vectors, centres, alignment), population))
 
     def standing(
         self,
@@ -256,25 +256,22 @@ class ImitationScorer:
 
         Background columns are NaN in both (they compete in the margin, never rank).
         """
-        per = self.per_artist(vectors, centres, alignment)
-        scores = self._statistic(per, population)
+        scaled = _on_scale(self.per_artist(vectors, centres, alignment), population)
+        scores = self._statistic(scaled)
         scores[:, self.table.background] = np.nan
         if population is None:
             return scores, None
-        closeness = population.apply(per)
-        closeness[:, self.table.background] = np.nan
-        return scores, closeness
+        scaled[:, self.table.background] = np.nan
+        return scores, scaled
 
-    def _statistic(
-        self, per_artist: np.ndarray, population: Standardisation | None = None
-    ) -> np.ndarray:
-        if population is not None:
-            per_artist = population.apply(per_artist)
+    def _statistic(self, per_artist: np.ndarray) -> np.ndarray:
         if self.params.statistic == "similarity":
             return per_artist
         return contrastive_margin(per_artist)
 
-    def null_from_raw(self, kind: str, name: str | None, raw: np.ndarray) -> Null:
+    def null_from_raw(
+        self, kind: str, name: str | None, raw: np.ndarray, scored_as: str | None = None
+    ) -> Null:
         """A null from its images' raw per-artist similarities (NaN where one may not count).
 
         For a generator reference, the population scale is estimated on its outputs and
@@ -301,7 +298,13 @@ class ImitationScorer:
             closeness = per.copy()
             closeness[:, self.table.background] = np.nan
         return Null.from_matrix(
-            kind, name, s, population=population, tail_fraction=tail, closeness=closeness
+            kind,
+            name,
+            s,
+            population=population,
+            tail_fraction=tail,
+            closeness=closeness,
+            scored_as=scored_as,
         )
 
     def reference_null(
@@ -316,13 +319,13 @@ class ImitationScorer:
         `alignment` is the one its suspects get (estimated on the whole reference).
         """
         raw = self.reference_raw(reference, alignment, groups)
-        null = self.null_from_raw("reference", name, raw)
-        if alignment is not None and self.params.null_folds is not None:
-            null.scored_as = (
-                "centred on and aligned by the outputs outside its fold "
-                f"(one of {self.params.null_folds})"
-            )
-        return null
+        folds = self.params.null_folds
+        scored_as = (
+            f"centred on and aligned by the outputs outside its fold (one of {folds})"
+            if alignment is not None and folds is not None
+            else None
+        )
+        return self.null_from_raw("reference", name, raw, scored_as)
 
     def reference_raw(
         self,
@@ -393,6 +396,11 @@ class ImitationScorer:
             )
             out[rows] = self._statistic(per)[np.arange(len(rows)), codes[rows]]
         return out
+
+
+def _on_scale(per_artist: np.ndarray, population: Standardisation | None) -> np.ndarray:
+    """Raw per-artist similarities on a null's scale (unchanged when it has none)."""
+    return per_artist if population is None else population.apply(per_artist)
 
 
 # 2: the index's principal subspace for second-order alignment; 3: the index null kept as
