@@ -81,12 +81,17 @@ def load_inputs(tiles: Path, index: Path) -> Inputs:
     )
 
 
-def main() -> None:
+def inputs_from_arguments() -> Inputs:
+    """`TILES INDEX` from the command line, loaded."""
     ap = argparse.ArgumentParser()
     ap.add_argument("tiles", type=Path)
     ap.add_argument("index", type=Path)
     args = ap.parse_args()
-    inputs = load_inputs(args.tiles, args.index)
+    return load_inputs(args.tiles, args.index)
+
+
+def main() -> None:
+    inputs = inputs_from_arguments()
     x_imi, truth, x_ref, groups = inputs.x_imi, inputs.truth, inputs.x_ref, inputs.groups
     table, vectors = inputs.table, inputs.vectors
     for params in GRID:

@@ -15,21 +15,14 @@ binomial spread at 1% is about 0.5.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from grid_imitation_params import load_inputs
+from grid_imitation_params import inputs_from_arguments
 
 from simdetect.evaluation.imitations import held_out_mask
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("tiles", type=Path)
-    ap.add_argument("index", type=Path)
-    args = ap.parse_args()
-    inputs = load_inputs(args.tiles, args.index)
+    inputs = inputs_from_arguments()
     x_ref, groups, table, vectors = inputs.x_ref, inputs.groups, inputs.table, inputs.vectors
     usable = ~table.background
     for label, params in (
