@@ -16,8 +16,8 @@ sd15-styles tiles at 160, 224 and 320 (cached under --cache), and prints for eac
    works only), in the shipped whitening and with the 48-direction LDA block of
    `explore_two_block.py` (lam = 0.5), plain and with CSLS (k = 15), as mAP@1 / Recall@10;
 2. the sd15-styles imitation figures with the shipped scorer in the same two spaces
-   (reference splits seeds 0 and 1), as top-1 / top-5 / decided @ pairs / flagged @
-   held-out flagged;
+   (reference splits seeds 0 and 1; in the whitening also the whole reference, leave-one-
+   file-out), as top-1 / top-5 / decided @ pairs / flagged @ held-out flagged;
 3. its cost: dimension, and the forward time per image of each input size on this machine.
 
 Pixels are prepared as `EffnetStyleBackbone.preprocess` prepares them (RGB, bicubic resize
@@ -157,6 +157,10 @@ def imitation_line(
             ).figures
             space = "whitening" if not lam else "+ LDA block"
             cols.append(f"{space} s{seed} {figures_line(f)}")
+        if not lam:
+            # the whole reference, each output judged without its own source file
+            f = evaluate_imitations(scorer, x_imi, truth, x_ref, groups).figures
+            cols.append(f"whitening leave-one-file-out {figures_line(f)}")
     return " | ".join(cols)
 
 
