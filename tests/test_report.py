@@ -318,6 +318,13 @@ def test_a_record_made_before_standardised_margins_still_verifies(
     for _ in range(2):
         result = verify_report(made.json_path)
         assert result.ok, [(c.area, c.subject, c.detail) for c in result.failures]
+    # the same record claiming another method does not verify: the method is re-checked.
+    # (Claiming today's reference-only knobs would change nothing here: these suspects
+    # were judged against the index null, which they do not touch.)
+    record = json.loads(made.json_path.read_text(encoding="utf-8"))
+    record["method"]["contrastive"].update(centroid_weight=0.5)
+    made.json_path.write_text(json.dumps(seal(record), ensure_ascii=False), encoding="utf-8")
+    assert not verify_report(made.json_path).ok
 
 
 def test_verify_reports_a_missing_file(report: ReportOutputs, tmp_path: Path) -> None:
