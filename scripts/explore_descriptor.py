@@ -34,14 +34,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from explore_two_block import TwoBlock, projected_split, retrieval
+from explore_two_block import TwoBlock, csd_figures, normalised
+from grid_imitation_params import TilePaths, split_figures
 from PIL import Image
 
 from simdetect.backbones.effnet import EffnetStyleBackbone, EffnetStyleConfig, stage_outputs
-from simdetect.evaluation.imitations import evaluate_imitations, figures_line, held_out_mask
+from simdetect.evaluation.imitations import evaluate_imitations, figures_line
 from simdetect.index.store import open_index
 from simdetect.scoring.aggregate import ArtistTable
-from simdetect.scoring.hubness import csls, neighbourhood_radius
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
 SIZES = (160, 224, 320)
@@ -107,10 +107,6 @@ def cached_statistics(
     return stats, forward
 
 
-def _normalised(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def descriptor(stats: dict[int, dict[str, np.ndarray]], variant: Variant) -> np.ndarray:
     """As `EffnetStyleBackbone.embed`: per block signed square root, L2; concatenated, L2;
     each input size's descriptor so made, then concatenated and normalised again."""
@@ -120,43 +116,29 @@ def descriptor(stats: dict[int, dict[str, np.ndarray]], variant: Variant) -> np.
         blocks = [np.hstack([s[f"mean{k}"], s[f"std{k}"]]) for k in STAGES]
         if variant.with_max:
             blocks += [s[f"max{k}"] for k in MAX_STAGES]
-        rooted = [_normalised(np.sign(b) * np.sqrt(np.abs(b))) for b in blocks]
-        per_size.append(_normalised(np.hstack(rooted).astype(np.float64)))
-    return _normalised(np.hstack(per_size))
+        rooted = [normalised(np.sign(b) * np.sqrt(np.abs(b))) for b in blocks]
+        per_size.append(normalised(np.hstack(rooted).astype(np.float64)))
+    return normalised(np.hstack(per_size))
 
 
 def csd_line(v: np.ndarray, codes: np.ndarray) -> str:
-    cols = []
-    for lam in (0.0, LAM):
-        for seed in (0, 1):
-            pq, pd_, qc, dc = projected_split(v, codes, seed, lam)
-            s, dd = pq @ pd_.T, pd_ @ pd_.T
-            np.fill_diagonal(dd, -np.inf)
-            c = csls(s, neighbourhood_radius(s, 15), neighbourhood_radius(dd, 15))
-            space = "whitening" if not lam else "+ LDA block"
-            cols.append(f"{space} s{seed} {retrieval(s, qc, dc)}; csls {retrieval(c, qc, dc)}")
-    return " | ".join(cols)
+    return " | ".join(
+        f"{'whitening' if not lam else '+ LDA block'} s{seed} {csd_figures(v, codes, seed, lam)}"
+        for lam in (0.0, LAM)
+        for seed in (0, 1)
+    )
 
 
-def imitation_line(
-    v: np.ndarray,
-    table: ArtistTable,
-    x_imi: np.ndarray,
-    truth: list[str],
-    x_ref: np.ndarray,
-    groups: np.ndarray,
-) -> str:
+def imitation_line(v: np.ndarray, table: ArtistTable, x: np.ndarray, tiles: TilePaths) -> str:
+    x_imi, x_ref = x[: len(tiles.imitations)], x[len(tiles.imitations) :]
+    truth, groups = tiles.truth, tiles.groups
     cols = []
     for lam in (0.0, LAM):
         disc = TwoBlock(v, table.codes, lam) if lam else None
         scorer = ImitationScorer(v, table, ImitationParams(), discriminant=disc)
-        for seed in (0, 1):
-            out = held_out_mask(groups, 0.5, seed)
-            f = evaluate_imitations(
-                scorer, x_imi, truth, x_ref[~out], groups[~out], held_out=x_ref[out]
-            ).figures
-            space = "whitening" if not lam else "+ LDA block"
-            cols.append(f"{space} s{seed} {figures_line(f)}")
+        space = "whitening" if not lam else "+ LDA block"
+        split = split_figures(scorer, x_imi, truth, x_ref, groups)
+        cols += [f"{space} s{seed} {line}" for seed, line in enumerate(split)]
         if not lam:
             # the whole reference, each output judged without its own source file
             f = evaluate_imitations(scorer, x_imi, truth, x_ref, groups).figures
@@ -175,16 +157,14 @@ def main() -> None:
     meta = snap.metadata
     table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
     works = [Path(p) for p in meta["path"].tolist()]
-    imi_paths = sorted((args.tiles / "imitations").rglob("*.png"))
-    ref_paths = sorted((args.tiles / "reference").rglob("*.png"))
-    truth = [p.parent.name for p in imi_paths]
-    groups = np.array([p.name.rsplit(".q", 1)[0] for p in ref_paths])
+    tiles = TilePaths.under(args.tiles)
 
     work_stats: dict[int, dict[str, np.ndarray]] = {}
     tile_stats: dict[int, dict[str, np.ndarray]] = {}
     for size in SIZES:
         work_stats[size], per_image = cached_statistics(args.cache, "works", works, size)
-        tile_stats[size], _ = cached_statistics(args.cache, "tiles", imi_paths + ref_paths, size)
+        tile_paths = tiles.imitations + tiles.reference
+        tile_stats[size], _ = cached_statistics(args.cache, "tiles", tile_paths, size)
         print(f"input {size}: forward {1000 * per_image:.1f} ms per image", flush=True)
 
     stored = snap.vectors().astype(np.float64)
@@ -194,10 +174,9 @@ def main() -> None:
     for variant in VARIANTS:
         v = descriptor(work_stats, variant)
         x = descriptor(tile_stats, variant)
-        x_imi, x_ref = x[: len(imi_paths)], x[len(imi_paths) :]
         print(f"{variant.name} (dim {v.shape[1]})", flush=True)
         print(f"  CSD: {csd_line(v, table.codes)}", flush=True)
-        print(f"  imitations: {imitation_line(v, table, x_imi, truth, x_ref, groups)}", flush=True)
+        print(f"  imitations: {imitation_line(v, table, x, tiles)}", flush=True)
 
 
 if __name__ == "__main__":

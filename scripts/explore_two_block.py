@@ -25,12 +25,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from grid_imitation_params import load_inputs, split_figures
 
-from simdetect.evaluation.imitations import evaluate_imitations, figures_line, held_out_mask
 from simdetect.evaluation.metrics import average_precision_at_k, recall_at_k
 from simdetect.evaluation.retrieval import _ranked_relevance, split_queries
 from simdetect.index.store import open_index
-from simdetect.io.hashing import sha256_bytes
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.discriminant import Discriminant, DiscriminantParams, fit_discriminant
 from simdetect.scoring.hubness import csls, neighbourhood_radius
@@ -74,7 +73,16 @@ def projected_split(
     return disc.transform(q), disc.transform(d), qc, dc
 
 
-def _normalised(x: np.ndarray) -> np.ndarray:
+def csd_figures(v: np.ndarray, codes: np.ndarray, seed: int, lam: float) -> str:
+    """The CSD protocol of `seed` in the space of `lam`: plain and CSLS (k = 15)."""
+    pq, pd_, qc, dc = projected_split(v, codes, seed, lam)
+    s, dd = pq @ pd_.T, pd_ @ pd_.T
+    np.fill_diagonal(dd, -np.inf)
+    corrected = csls(s, neighbourhood_radius(s, 15), neighbourhood_radius(dd, 15))
+    return f"{retrieval(s, qc, dc)}, csls15 {retrieval(corrected, qc, dc)}"
+
+
+def normalised(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
@@ -85,7 +93,7 @@ def _expand(x: np.ndarray, pool: np.ndarray, k: int, same: bool) -> np.ndarray:
         np.fill_diagonal(s, -np.inf)
     nearest = np.argpartition(-s, k, axis=1)[:, :k]
     w = np.maximum(np.take_along_axis(s, nearest, axis=1), 0.0) ** 3
-    return _normalised(x + (w[:, :, None] * pool[nearest]).sum(axis=1))
+    return normalised(x + (w[:, :, None] * pool[nearest]).sum(axis=1))
 
 
 def expansion(v: np.ndarray, codes: np.ndarray) -> None:
@@ -124,36 +132,14 @@ def main() -> None:
         expansion(v, codes)
         return
     for lam in (0.0, 0.5, 0.7):
-        cols = []
-        for seed in (0, 1):
-            pq, pd_, qc, dc = projected_split(v, codes, seed, lam)
-            s, dd = pq @ pd_.T, pd_ @ pd_.T
-            np.fill_diagonal(dd, -np.inf)
-            corrected = csls(s, neighbourhood_radius(s, 15), neighbourhood_radius(dd, 15))
-            cols.append(f"{retrieval(s, qc, dc)}, csls15 {retrieval(corrected, qc, dc)}")
+        cols = [csd_figures(v, codes, seed, lam) for seed in (0, 1)]
         print(f"CSD lam={lam}: seed 0 {cols[0]} | seed 1 {cols[1]}", flush=True)
 
-    with np.load(args.tiles / "vectors.npz") as data:
-        store = dict(zip(data["sha256"].tolist(), data["vectors"], strict=True))
-
-    def tiles(sub: str) -> tuple[list[Path], np.ndarray]:
-        paths = sorted((args.tiles / sub).rglob("*.png"))
-        return paths, np.stack([store[sha256_bytes(p.read_bytes())] for p in paths])
-
-    imi_paths, x_imi = tiles("imitations")
-    ref_paths, x_ref = tiles("reference")
-    truth = [p.parent.name for p in imi_paths]
-    groups = np.array([p.name.rsplit(".q", 1)[0] for p in ref_paths])
+    inputs = load_inputs(args.tiles, args.index)
     for lam in (0.0, 0.5, 0.7):
         disc = TwoBlock(v, codes, lam) if lam else None
         scorer = ImitationScorer(v, table, ImitationParams(), discriminant=disc)
-        cols = []
-        for seed in (0, 1):
-            out = held_out_mask(groups, 0.5, seed)
-            f = evaluate_imitations(
-                scorer, x_imi, truth, x_ref[~out], groups[~out], held_out=x_ref[out]
-            ).figures
-            cols.append(figures_line(f))
+        cols = split_figures(scorer, inputs.x_imi, inputs.truth, inputs.x_ref, inputs.groups)
         print(f"imitations lam={lam}: seed 0 {cols[0]} | seed 1 {cols[1]}", flush=True)
 
 

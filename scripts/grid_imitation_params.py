@@ -45,11 +45,33 @@ GRID = [
 ]
 
 
-def tile_vectors(
-    tiles: Path, sub: str, store: dict[str, np.ndarray]
-) -> tuple[list[Path], np.ndarray]:
-    paths = sorted((tiles / sub).rglob("*.png"))
-    return paths, np.stack([store[sha256_bytes(p.read_bytes())] for p in paths]).astype(np.float64)
+@dataclass
+class TilePaths:
+    """The tiles `simdetect eval --imitations` cut: imitations in a folder per artist,
+    reference tiles named after their source grid (`NAME.q0.png` ... `NAME.q3.png`)."""
+
+    imitations: list[Path]
+    reference: list[Path]
+
+    @classmethod
+    def under(cls, tiles: Path) -> TilePaths:
+        return cls(
+            sorted((tiles / "imitations").rglob("*.png")),
+            sorted((tiles / "reference").rglob("*.png")),
+        )
+
+    @property
+    def truth(self) -> list[str]:
+        return [p.parent.name for p in self.imitations]
+
+    @property
+    def groups(self) -> np.ndarray:
+        """Each reference tile's source grid (split and held out together)."""
+        return np.array([p.name.rsplit(".q", 1)[0] for p in self.reference])
+
+
+def _stored(paths: list[Path], store: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack([store[sha256_bytes(p.read_bytes())] for p in paths]).astype(np.float64)
 
 
 @dataclass
@@ -67,18 +89,36 @@ class Inputs:
 def load_inputs(tiles: Path, index: Path) -> Inputs:
     with np.load(tiles / "vectors.npz") as data:
         store = dict(zip(data["sha256"].tolist(), data["vectors"], strict=True))
-    imi_paths, x_imi = tile_vectors(tiles, "imitations", store)
-    ref_paths, x_ref = tile_vectors(tiles, "reference", store)
+    paths = TilePaths.under(tiles)
     snap = open_index(index)
     meta = snap.metadata
     return Inputs(
-        x_imi=x_imi,
-        truth=[p.parent.name for p in imi_paths],
-        x_ref=x_ref,
-        groups=np.array([p.name.rsplit(".q", 1)[0] for p in ref_paths]),
+        x_imi=_stored(paths.imitations, store),
+        truth=paths.truth,
+        x_ref=_stored(paths.reference, store),
+        groups=paths.groups,
         table=ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist()),
         vectors=snap.vectors().astype(np.float64),
     )
+
+
+def split_figures(
+    scorer: ImitationScorer,
+    x_imi: np.ndarray,
+    truth: list[str],
+    x_ref: np.ndarray,
+    groups: np.ndarray,
+) -> list[str]:
+    """`figures_line` for reference splits seeds 0 and 1, half the source files held out
+    exactly as `simdetect eval --held-out-fraction 0.5` holds them out."""
+    lines = []
+    for seed in (0, 1):
+        out = held_out_mask(groups, 0.5, seed)
+        f = evaluate_imitations(
+            scorer, x_imi, truth, x_ref[~out], groups[~out], held_out=x_ref[out]
+        ).figures
+        lines.append(figures_line(f))
+    return lines
 
 
 def inputs_from_arguments() -> Inputs:
@@ -96,13 +136,7 @@ def main() -> None:
     table, vectors = inputs.table, inputs.vectors
     for params in GRID:
         scorer = ImitationScorer(vectors, table, params)
-        cols = []
-        for seed in (0, 1):
-            out = held_out_mask(groups, 0.5, seed)
-            f = evaluate_imitations(
-                scorer, x_imi, truth, x_ref[~out], groups[~out], held_out=x_ref[out]
-            ).figures
-            cols.append(figures_line(f))
+        cols = split_figures(scorer, x_imi, truth, x_ref, groups)
         knobs = (
             f"standardise={params.standardise} tail_fraction={params.tail_fraction} "
             f"null_folds={params.null_folds} "
