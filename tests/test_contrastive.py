@@ -248,13 +248,13 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     back = ImitationState.from_bytes(state.to_bytes())
     assert back.digest() == state.digest()
     np.testing.assert_array_equal(back.index_null_raw, state.index_null_raw)
-    np.testing.assert_array_equal(back.genuine_scores, state.genuine_scores)
+    np.testing.assert_array_equal(back.genuine_raw, state.genuine_raw)
     again = ImitationScorer(x, table, back.params, back.discriminant)
     np.testing.assert_array_equal(again.scores(imitations), scorer.scores(imitations))
     ref = reference_stats("gen", reference)
-    judge = ImitationJudge(
-        scorer, scorer.reference_null("gen", reference), genuine_by_artist(state, table), ref.mean
-    )
+    null = scorer.reference_null("gen", reference)
+    genuine = genuine_by_artist(state, scorer, null.population)
+    judge = ImitationJudge(scorer, null, genuine, ref.mean)
     s, closeness = judge.standing(imitations)
     np.testing.assert_array_equal(judge.scores(imitations), s)
     assert closeness is not None
@@ -267,6 +267,30 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     assert fam.threshold is not None and fam.statistic is not None
     tiny = ImitationJudge(scorer, scorer.reference_null("gen", reference[:6]), [], ref.mean)
     assert tiny.judge(s[0], 0, 0.01).decision is None
+
+
+def test_genuine_percentiles_read_the_artists_works_on_the_nulls_scale() -> None:
+    """With a standardising reference a suspect's margin is in units of the generator's
+    spread; the artist's own works must be read on that scale too, or the genuine
+    percentile compares a standardised margin with raw cosine margins (mostly 100)."""
+    from simdetect.scoring.imitation import ImitationParams, compute_state, genuine_by_artist
+
+    x, table, imitations, truth, reference, _ = _generator_world()
+    state, scorer = compute_state("snap", x, table, ImitationParams(shrinkage=0.05))
+    null = scorer.reference_null("gen", reference)
+    assert null.population is not None
+    s = scorer.standing(imitations, reference.mean(axis=0), None, null.population)[0]
+    own = [table.names.index(t) for t in truth]
+
+    def percentiles(genuine: list[np.ndarray]) -> np.ndarray:
+        return np.array([100.0 * np.mean(genuine[a] < s[i, a]) for i, a in enumerate(own)])
+
+    on_scale = percentiles(genuine_by_artist(state, scorer, null.population))
+    raw = percentiles(genuine_by_artist(state, scorer))
+    # imitations fall among the artist's works on the null's scale ...
+    assert np.mean(on_scale >= 100) < 0.2 and 20 < np.median(on_scale) < 95
+    # ... while against raw margins most sit above every one of them
+    assert np.mean(raw >= 100) > 0.5
 
 
 def test_reference_sets_are_stored_atomically_and_bound_to_the_backbone(tmp_path) -> None:

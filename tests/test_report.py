@@ -306,13 +306,20 @@ def test_a_record_made_before_standardised_margins_still_verifies(
     statistics, no second-order alignment) names none of the newer knobs, and verifies."""
     import simdetect.report.case as case_module
 
-    older = ImitationParams(coral_rank=None, standardise=False, tail_fraction=None, null_folds=None)
+    older = ImitationParams(
+        coral_rank=None,
+        standardise=False,
+        tail_fraction=None,
+        null_folds=None,
+        genuine_on_null_scale=False,
+    )
     monkeypatch.setattr(case_module, "ScanParams", functools.partial(ScanParams, imitation=older))
     suspects = copy_suspects(seeds_dir, tmp_path / "suspects", IMITATION)
     made = json_report(suspects, index_copy, "T-old", tmp_path / "out", backbone)
     monkeypatch.undo()
     named = made.record["method"]["contrastive"]
-    for key in ("coral_rank", "coral_shrinkage", "standardise", "tail_fraction", "null_folds"):
+    knobs = ("coral_rank", "coral_shrinkage", "standardise", "tail_fraction", "null_folds")
+    for key in (*knobs, "genuine_on_null_scale"):
         assert key not in named, key
     assert made.json_path is not None
     for _ in range(2):

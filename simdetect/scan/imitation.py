@@ -93,18 +93,16 @@ def _usable(ref: ReferenceSet) -> ReferenceSet:
 def judge_for(
     state: ImitationState,
     scorer: ImitationScorer,
-    table: ArtistTable,
     reference: ReferenceSet | None,
 ) -> ImitationJudge:
     """The judge: with a reference, its outputs are the null; without, the index's works."""
-    genuine = genuine_by_artist(state, table)
     if reference is None:
-        return ImitationJudge(
-            scorer, scorer.null_from_raw("index", None, state.index_null_raw), genuine
-        )
+        null = scorer.null_from_raw("index", None, state.index_null_raw)
+        return ImitationJudge(scorer, null, genuine_by_artist(state, scorer, null.population))
     stats = reference_stats(reference.name, reference.vectors)
     alignment = scorer.alignment_for(reference.vectors)
     null = scorer.reference_null(reference.name, reference.vectors, alignment)
+    genuine = genuine_by_artist(state, scorer, null.population)
     return ImitationJudge(scorer, null, genuine, stats.mean, alignment)
 
 
@@ -131,12 +129,12 @@ class ImitationScoring:
     ) -> ImitationScoring:
         state, scorer = imitation_state_for(snapshot, table, params, reproducible=reproducible)
         ref = open_reference(snapshot, reference) if reference else None
-        return cls(state, judge_for(state, scorer, table, ref), table, ref, family_fpr)
+        return cls(state, judge_for(state, scorer, ref), table, ref, family_fpr)
 
     def with_reference(self, reference: ReferenceSet) -> ImitationScoring:
         """The same state and scorer judged against a reference the caller built."""
         ref = _usable(reference)
-        judge = judge_for(self.state, self.judge.scorer, self.table, ref)
+        judge = judge_for(self.state, self.judge.scorer, ref)
         return ImitationScoring(self.state, judge, self.table, ref, self.family_fpr)
 
     def context(self) -> dict[str, Any]:

@@ -65,6 +65,7 @@ KNOBS_OFF: dict[str, object] = {
     "standardise": False,
     "tail_fraction": None,
     "null_folds": None,
+    "genuine_on_null_scale": False,
 }
 
 
@@ -92,6 +93,9 @@ class ImitationParams:
     # A reference's own outputs, as its null, are centred and aligned by the outputs
     # outside their fold, as a new output would be (None: by the whole reference).
     null_folds: int | None = 10
+    # The artist's own works, for the genuine percentile, on the scale of the null the
+    # suspect is read against (False: raw margins, as records made before it were).
+    genuine_on_null_scale: bool = True
 
     def __post_init__(self) -> None:
         if self.statistic not in ("margin", "similarity"):
@@ -382,20 +386,29 @@ class ImitationScorer:
             raw[rows] = per
         return raw
 
-    def genuine_scores(self) -> np.ndarray:
-        """(N,): each indexed work against its own artist, only itself left out."""
+    def genuine_raw(self) -> np.ndarray:
+        """(N, A): each indexed work's raw similarity to every artist, only itself left out.
+
+        Raw, not a score: the scale a suspect's score is on depends on the null it is read
+        against (`genuine_by_artist`), so the works are put on it when a judge is opened.
+        """
         n = len(self.library)
-        out = np.full(n, np.nan)
-        codes = self.table.codes
+        out = np.full((n, self.table.n_artists), np.nan)
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
             sims = self.library[rows] @ self.library.T
             sims[np.arange(len(rows)), rows] = -np.inf
-            per = self._with_centroids(
+            out[rows] = self._with_centroids(
                 per_artist_topk(sims, self.table, self.params.k), self.library[rows]
             )
-            out[rows] = self._statistic(per)[np.arange(len(rows)), codes[rows]]
         return out
+
+    def genuine_scores(
+        self, raw: np.ndarray, population: Standardisation | None = None
+    ) -> np.ndarray:
+        """(N,): each work's score for its own artist, on the scale of `population`."""
+        codes = self.table.codes
+        return self._statistic(_on_scale(raw, population))[np.arange(len(codes)), codes]
 
 
 def _on_scale(per_artist: np.ndarray, population: Standardisation | None) -> np.ndarray:
@@ -404,8 +417,9 @@ def _on_scale(per_artist: np.ndarray, population: Standardisation | None) -> np.
 
 
 # 2: the index's principal subspace for second-order alignment; 3: the index null kept as
-# raw similarities (the margin is taken when it is opened)
-IMITATION_STATE_VERSION = 3
+# raw similarities (the margin is taken when it is opened); 4: the genuine works kept as
+# raw similarities too (a generator reference's scale is applied when a judge is opened)
+IMITATION_STATE_VERSION = 4
 
 
 @dataclass
@@ -421,7 +435,7 @@ class ImitationState:
     params: ImitationParams
     discriminant: Discriminant
     index_null_raw: np.ndarray  # (N, A) raw similarities, NaN where a work may not count
-    genuine_scores: np.ndarray  # (N,), each work against its own artist
+    genuine_raw: np.ndarray  # (N, A) raw similarities of each work, only itself left out
     subspace: Subspace | None = None  # for second-order alignment to a reference
     version: int = IMITATION_STATE_VERSION
 
@@ -453,7 +467,7 @@ class ImitationState:
             mean=d.mean.astype(np.float64),
             projection=d.projection.astype(np.float64),
             index_null=self.index_null_raw.astype(np.float64),
-            genuine=self.genuine_scores.astype(np.float64),
+            genuine=self.genuine_raw.astype(np.float64),
             subspace_basis=(sub.basis if sub else np.zeros((d_dim, 0))).astype(np.float64),
             subspace_covariance=(sub.covariance if sub else np.zeros((0, 0))).astype(np.float64),
         )
@@ -481,7 +495,7 @@ class ImitationState:
                 params=ImitationParams(**meta["params"]),
                 discriminant=disc,
                 index_null_raw=data["index_null"].astype(np.float64),
-                genuine_scores=data["genuine"].astype(np.float64),
+                genuine_raw=data["genuine"].astype(np.float64),
                 subspace=subspace,
                 version=int(meta["version"]),
             )
@@ -496,7 +510,7 @@ def compute_state(
         params,
         scorer.discriminant,
         scorer.index_null_raw(),
-        scorer.genuine_scores(),
+        scorer.genuine_raw(),
         scorer.subspace,
     )
     return state, scorer
@@ -590,5 +604,17 @@ class ImitationJudge:
         return family_verdict(scores, self.scorer.table.names, self.null, family_fpr, closeness)
 
 
-def genuine_by_artist(state: ImitationState, table: ArtistTable) -> list[np.ndarray]:
-    return [state.genuine_scores[rows] for rows in table.members]
+def genuine_by_artist(
+    state: ImitationState, scorer: ImitationScorer, population: Standardisation | None = None
+) -> list[np.ndarray]:
+    """Each artist's own works scored against the index, on the scale of the null a
+    suspect is read against (`Null.population`; None, or the knob off: raw margins).
+
+    The works are paintings judged in their own domain whichever null is used, but the
+    genuine percentile compares a suspect's score with theirs, so both must be on one
+    scale: a margin of similarities standardised by a generator's outputs is in units of
+    their spread, a raw margin in units of cosine.
+    """
+    scale = population if scorer.params.genuine_on_null_scale else None
+    g = scorer.genuine_scores(state.genuine_raw, scale)
+    return [g[rows] for rows in scorer.table.members]
