@@ -29,7 +29,7 @@ from simdetect.report.i18n import STRINGS, format_datetime
 from simdetect.report.record import SCHEMA, SCHEMA_VERSION, CaseInfo
 from simdetect.report.verify import verify_report
 from simdetect.scan.scanner import ScanParams
-from simdetect.scoring.imitation import ImitationParams
+from simdetect.scoring.imitation import KNOBS_OFF, ImitationParams
 
 ARTIST = "水墨山人"
 IMITATION = "suspect_01.webp"  # an imitation of 水墨山人 (seeds/suspects.csv)
@@ -306,13 +306,7 @@ def test_a_record_made_before_standardised_margins_still_verifies(
     statistics, no second-order alignment) names none of the newer knobs, and verifies."""
     import simdetect.report.case as case_module
 
-    older = ImitationParams(
-        coral_rank=None,
-        standardise=False,
-        tail_fraction=None,
-        null_folds=None,
-        genuine_on_null_scale=False,
-    )
+    older = ImitationParams(**KNOBS_OFF)  # every knob as it was before it existed
     monkeypatch.setattr(case_module, "ScanParams", functools.partial(ScanParams, imitation=older))
     suspects = copy_suspects(seeds_dir, tmp_path / "suspects", IMITATION)
     made = json_report(suspects, index_copy, "T-old", tmp_path / "out", backbone)
