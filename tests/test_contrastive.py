@@ -248,12 +248,13 @@ def test_state_round_trips_and_the_judge_decides_with_the_reference_null() -> No
     back = ImitationState.from_bytes(state.to_bytes())
     assert back.digest() == state.digest()
     np.testing.assert_array_equal(back.index_null_raw, state.index_null_raw)
-    np.testing.assert_array_equal(back.genuine_raw, state.genuine_raw)
+    np.testing.assert_array_equal(back.genuine.topk, state.genuine.topk)
+    np.testing.assert_array_equal(back.genuine.centroid, state.genuine.centroid)
     again = ImitationScorer(x, table, back.params, back.discriminant)
     np.testing.assert_array_equal(again.scores(imitations), scorer.scores(imitations))
     ref = reference_stats("gen", reference)
     null = scorer.reference_null("gen", reference)
-    genuine = genuine_by_artist(state, scorer, null.population)
+    genuine = genuine_by_artist(state, scorer, null.population, reference=True)
     judge = ImitationJudge(scorer, null, genuine, ref.mean)
     s, closeness = judge.standing(imitations)
     np.testing.assert_array_equal(judge.scores(imitations), s)
@@ -285,8 +286,8 @@ def test_genuine_percentiles_read_the_artists_works_on_the_nulls_scale() -> None
     def percentiles(genuine: list[np.ndarray]) -> np.ndarray:
         return np.array([100.0 * np.mean(genuine[a] < s[i, a]) for i, a in enumerate(own)])
 
-    on_scale = percentiles(genuine_by_artist(state, scorer, null.population))
-    raw = percentiles(genuine_by_artist(state, scorer))
+    on_scale = percentiles(genuine_by_artist(state, scorer, null.population, reference=True))
+    raw = percentiles(genuine_by_artist(state, scorer, reference=True))
     # imitations fall among the artist's works on the null's scale ...
     assert np.mean(on_scale >= 100) < 0.2 and 20 < np.median(on_scale) < 95
     # ... while against raw margins most sit above every one of them
@@ -468,3 +469,78 @@ def test_the_closeness_family_statistic_is_the_top_artists_closeness_plus_its_ma
     strong[4] = 5.0
     v = family_verdict(contrastive_margin(strong[None, :])[0], names, null, 0.05, strong)
     assert v.flagged and v.flagged_artist == "a4"
+
+
+def test_the_mean_direction_weighs_by_the_null_the_suspect_is_read_against() -> None:
+    """With a generator reference the artist's mean direction weighs `centroid_weight`;
+    judged among paintings, `index_centroid_weight`; a record that does not name the
+    latter was made before it existed and blends both ways with `centroid_weight`."""
+    from simdetect.scoring.imitation import (
+        ImitationParams,
+        blend_centroid,
+        compute_state,
+        genuine_by_artist,
+    )
+
+    x, table, imitations, _, reference, _ = _generator_world()
+    params = ImitationParams(shrinkage=0.05, centroid_weight=0.8, index_centroid_weight=0.2)
+    state, scorer = compute_state("snap", x, table, params)
+    q = scorer.discriminant.transform(imitations)
+    topk = per_artist_topk(q @ scorer.library.T, table, params.k)
+    np.testing.assert_allclose(
+        scorer.per_artist(imitations), blend_centroid(topk, q @ scorer.centroids.T, 0.2)
+    )
+    centre = reference.mean(axis=0)
+    qr = scorer.discriminant.transform(imitations, centre)
+    topk_r = per_artist_topk(qr @ scorer.library.T, table, params.k)
+    np.testing.assert_allclose(
+        scorer.per_artist(imitations, centre), blend_centroid(topk_r, qr @ scorer.centroids.T, 0.8)
+    )
+    # the index null and the works' own scores follow the same rule as the suspects
+    for weight, reference_given in ((0.2, False), (0.8, True)):
+        single = ImitationParams(shrinkage=0.05, centroid_weight=weight, index_centroid_weight=None)
+        old_state, old_scorer = compute_state("snap", x, table, single)
+        if not reference_given:
+            np.testing.assert_allclose(state.index_null_raw, old_state.index_null_raw)
+        for got, want in zip(
+            genuine_by_artist(state, scorer, reference=reference_given),
+            genuine_by_artist(old_state, old_scorer, reference=reference_given),
+            strict=True,
+        ):
+            np.testing.assert_allclose(got, want)
+    assert params.record()["index_centroid_weight"] == 0.2
+    older = {k: v for k, v in ImitationParams().record().items() if k != "index_centroid_weight"}
+    assert ImitationParams.from_record(older).centroid_weight_for(reference=False) == 0.8
+    with pytest.raises(ValueError, match="index_centroid_weight"):
+        ImitationParams(index_centroid_weight=1.5)
+
+
+def test_a_painting_in_one_of_its_artists_manners_is_found_by_its_nearest_works() -> None:
+    """Why paintings judged among paintings lean less on the mean direction: an artist who
+    works in two manners has a mean between them, where another artist may stand."""
+    from simdetect.scoring.imitation import ImitationParams, ImitationScorer
+
+    rng = np.random.default_rng(3)
+    d = 16
+    e = np.eye(d)
+    manners = {"two-manners": [e[0], e[1]], "between": [_norm((e[0] + e[1])[None])[0]]}
+    manners |= {f"other{i}": [e[2 + i]] for i in range(6)}
+    x, artists, queries, truth = [], [], [], []
+    for name, modes in manners.items():
+        for m in modes:
+            works = m + rng.normal(size=(12, d)) * 0.12
+            x.append(works[:10])
+            artists += [name] * 10
+            queries.append(works[10:])
+            truth += [name] * 2
+    table = ArtistTable.build(artists, ["artist"] * len(artists))
+    queries_x = np.vstack(queries)
+    want = np.array([table.names.index(t) for t in truth])
+
+    def top1(index_weight: float) -> float:
+        p = ImitationParams(shrinkage=None, index_centroid_weight=index_weight)
+        s = ImitationScorer(np.vstack(x), table, p).scores(queries_x)
+        return float(np.mean(np.nanargmax(s, axis=1) == want))
+
+    assert top1(0.5) == 1.0
+    assert top1(1.0) < 0.9  # the mean direction alone takes the two-manner works elsewhere

@@ -59,6 +59,14 @@ def test_eval_cli_on_seeds(seeds_dir: Path, tmp_path: Path) -> None:
     verification = pd.read_csv(tmp_path / "out1/verification.csv")
     assert (verification["roc_auc"] > 0.9).all()
     assert pd.read_csv(tmp_path / "out1/verification_per_artist.csv")["works"].sum() == 128
+    # the same queries judged as `scan` judges a painting: the contrastive score's ranking,
+    # its decision against the index null and the family-wise flag
+    attribution = pd.read_csv(tmp_path / "out1/attribution_per_artist.csv")
+    n_queries = int(per_artist.groupby("method")["queries"].sum().iloc[0])
+    assert len(attribution) == 8 and attribution["queries"].sum() == n_queries
+    assert (attribution["top1_pct"] >= 75).mean() >= 0.75
+    assert "attribution as `scan` judges a painting" in first.output
+    assert f"against the other {128 - n_queries} works" in first.output
 
     second = runner.invoke(app, [*args, "--out", str(tmp_path / "out2")])
     assert second.exit_code == 0, second.output

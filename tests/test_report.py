@@ -313,7 +313,7 @@ def test_a_record_made_before_standardised_margins_still_verifies(
     monkeypatch.undo()
     named = made.record["method"]["contrastive"]
     knobs = ("coral_rank", "coral_shrinkage", "standardise", "tail_fraction", "null_folds")
-    for key in (*knobs, "genuine_on_null_scale"):
+    for key in (*knobs, *KNOBS_OFF):
         assert key not in named, key
     assert made.json_path is not None
     for _ in range(2):

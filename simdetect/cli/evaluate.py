@@ -133,7 +133,9 @@ def eval_cmd(
     if not artists and not copies and imitations is None:
         fail("nothing to measure: --no-artists needs --copies")
     if root is not None and artists:
-        _eval_artists(root, index, out, backbone, query_fraction, seed, fpr, k, hubness_k)
+        _eval_artists(
+            root, index, out, backbone, query_fraction, seed, fpr, family_fpr, k, hubness_k
+        )
     if root is not None and copies:
         _eval_copies(root, out, seed, fpr, copies_limit, related)
     if imitations is not None and reference is not None:
@@ -297,6 +299,7 @@ def _eval_artists(
     query_fraction: float,
     seed: int,
     fpr: float,
+    family_fpr: float,
     k: int,
     hubness_k: int,
 ) -> None:
@@ -306,6 +309,8 @@ def _eval_artists(
 
     if not 0 < query_fraction < 1:
         fail("--query-fraction must be between 0 and 1")
+    if not 0 < family_fpr < 1:
+        fail("--family-fpr must be between 0 and 1 (for example 0.05)")
     index_dir = index or Path("indexes") / f"eval-{root.resolve().name}"
     with user_errors():
         bb = load_backbone(backbone)
@@ -318,6 +323,7 @@ def _eval_artists(
                 query_fraction=query_fraction,
                 seed=seed,
                 target_fpr=fpr,
+                family_fpr=family_fpr,
                 params=ScoringParams(k=k, hubness_k=hubness_k),
                 on_total=on_total,
                 on_progress=on_progress,
@@ -359,6 +365,17 @@ def _eval_artists(
     console.print(
         f"calibrated decision at {v.target_fpr:.0%} target FPR: TPR {v.calibrated_tpr:.3f}, "
         f"false-positive rate {v.calibrated_fpr:.4f} on held-out impostors (split-half)",
+        highlight=False,
+    )
+    a = report.attribution
+    f = a.figures
+    console.print(
+        f"attribution as `scan` judges a painting (no generator reference, the index null), "
+        f"the same {plural(a.n_queries, 'query', 'queries')} against the other "
+        f"{a.n_database:,} works: top-1 {f['top1']:.1f}%, top-5 {f['top5']:.1f}%, true artist "
+        f"decided at {a.target_fpr:.0%} {f['true_artist_decided']:.1f}%, flagged at "
+        f"{a.family_fpr:.0%} family-wise {f['true_artist_flagged']:.1f}% (flagged for "
+        f"another artist {f['flagged_for_another']:.1f}%)",
         highlight=False,
     )
     console.print(

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from simdetect.backbones import Backbone
+from simdetect.defaults import DEFAULT_FAMILY_FPR
+from simdetect.evaluation.attribution import AttributionResult, evaluate_attribution
 from simdetect.evaluation.retrieval import RetrievalResult, evaluate_retrieval
 from simdetect.evaluation.verification import VerificationResult, evaluate_verification
 from simdetect.index.build import AddSummary, add_tree
@@ -36,6 +38,7 @@ class EvalReport:
     embed_seconds: float
     retrieval: RetrievalResult
     verification: VerificationResult
+    attribution: AttributionResult
     seconds: float
     added: AddSummary
     outputs: list[Path] = field(default_factory=list)
@@ -57,6 +60,7 @@ def run_eval(
     query_fraction: float = 0.2,
     seed: int = 0,
     target_fpr: float = 0.01,
+    family_fpr: float = DEFAULT_FAMILY_FPR,
     params: ScoringParams | None = None,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -85,12 +89,22 @@ def run_eval(
         discriminant=ImitationParams().discriminant(),
     )
     verification = evaluate_verification(vectors, table, params, target_fpr)
+    attribution = evaluate_attribution(
+        vectors,
+        table,
+        ImitationParams(),
+        query_fraction=query_fraction,
+        seed=seed,
+        target_fpr=target_fpr,
+        family_fpr=family_fpr,
+    )
     outputs = []
     overall = pd.DataFrame([{"method": m, **vals} for m, vals in retrieval.overall.items()])
     outputs.append(_write_csv(overall, out_dir / "retrieval_overall.csv"))
     outputs.append(_write_csv(retrieval.per_artist, out_dir / "retrieval_per_artist.csv"))
     outputs.append(_write_csv(verification.table, out_dir / "verification.csv"))
     outputs.append(_write_csv(verification.per_artist, out_dir / "verification_per_artist.csv"))
+    outputs.append(_write_csv(attribution.per_artist, out_dir / "attribution_per_artist.csv"))
     return EvalReport(
         root=root,
         index_dir=index_dir,
@@ -99,6 +113,7 @@ def run_eval(
         embed_seconds=embed_seconds,
         retrieval=retrieval,
         verification=verification,
+        attribution=attribution,
         seconds=time.perf_counter() - start,
         added=added,
         outputs=outputs,

@@ -102,7 +102,7 @@ def judge_for(
     stats = reference_stats(reference.name, reference.vectors)
     alignment = scorer.alignment_for(reference.vectors)
     null = scorer.reference_null(reference.name, reference.vectors, alignment)
-    genuine = genuine_by_artist(state, scorer, null.population)
+    genuine = genuine_by_artist(state, scorer, null.population, reference=True)
     return ImitationJudge(scorer, null, genuine, stats.mean, alignment)
 
 

@@ -66,6 +66,7 @@ KNOBS_OFF: dict[str, object] = {
     "tail_fraction": None,
     "null_folds": None,
     "genuine_on_null_scale": False,
+    "index_centroid_weight": None,
 }
 
 
@@ -80,6 +81,11 @@ class ImitationParams:
     dim: int | None = None
     statistic: str = "margin"  # "margin" (contrastive) or "similarity" (top-k mean only)
     centroid_weight: float = 0.8  # weight of the cosine to the artist's mean direction
+    # The same weight for a suspect with no generator reference, judged among paintings
+    # (None: `centroid_weight`). A generator's outputs sit off the paintings' manifold, where
+    # an artist's mean direction is the steadier guide; a painting sits on it, where its
+    # nearest works say more. BENCHMARKS.md "The index path's centroid weight".
+    index_centroid_weight: float | None = 0.5
     # Second-order alignment to a generator reference (None: its mean only); measured on
     # sd15-styles with ranks 64-512 and shrinkages 0.3-0.7, BENCHMARKS.md "AI imitations".
     coral_rank: int | None = 256
@@ -102,6 +108,10 @@ class ImitationParams:
             raise ValueError(f"statistic must be 'margin' or 'similarity', got {self.statistic!r}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
+        for knob in ("centroid_weight", "index_centroid_weight"):
+            w = getattr(self, knob)
+            if w is not None and not 0.0 <= w <= 1.0:
+                raise ValueError(f"{knob} must be in [0, 1], got {w}")
         if self.coral_rank is not None and self.coral_rank < 1:
             raise ValueError(f"coral_rank must be at least 1, got {self.coral_rank}")
         if not 0.0 < self.coral_shrinkage <= 1.0:
@@ -111,6 +121,13 @@ class ImitationParams:
         if self.null_folds is not None and self.null_folds < 2:
             raise ValueError(f"null_folds must be at least 2, got {self.null_folds}")
 
+    def centroid_weight_for(self, reference: bool) -> float:
+        """The weight of the artist's mean direction for a suspect with or without a
+        generator reference."""
+        if reference or self.index_centroid_weight is None:
+            return self.centroid_weight
+        return self.index_centroid_weight
+
     def discriminant(self) -> DiscriminantParams | None:
         if self.shrinkage is None:
             return None
@@ -119,13 +136,12 @@ class ImitationParams:
     def describe(self) -> str:
         d = self.discriminant()
         space = d.describe() if d is not None else "centred cosine (no learned projection)"
-        w = self.centroid_weight
-        per = (
-            f"{w:g} x cosine to the artist's mean direction + {1 - w:g} x mean cosine of its "
-            f"{self.k} most similar works"
-            if w
-            else f"mean cosine of the artist's {self.k} most similar works"
-        )
+        per = _blend_words(self.centroid_weight, self.k)
+        if self.centroid_weight_for(reference=False) != self.centroid_weight:
+            per = (
+                f"with a generator reference {per}; without one "
+                f"{_blend_words(self.centroid_weight_for(reference=False), self.k)}"
+            )
         coral = (
             f"; with a reference of at least {CORAL_MIN_REFERENCE} images, also whitened by "
             f"its covariance and re-coloured by the index's in the index's top "
@@ -179,6 +195,15 @@ class ImitationParams:
         return cls(**{**KNOBS_OFF, **recorded})
 
 
+def _blend_words(w: float, k: int) -> str:
+    if not w:
+        return f"mean cosine of the artist's {k} most similar works"
+    return (
+        f"{w:g} x cosine to the artist's mean direction + {1 - w:g} x mean cosine of its "
+        f"{k} most similar works"
+    )
+
+
 class ImitationScorer:
     """Holds the projected index so each suspect costs one matrix product."""
 
@@ -221,20 +246,19 @@ class ImitationScorer:
         centres: np.ndarray | None = None,
         alignment: SecondOrderAlignment | None = None,
     ) -> np.ndarray:
-        """(m, d) suspects → (m, A) top-k mean cosine per artist in the learned space."""
+        """(m, d) suspects → (m, A) per-artist similarity in the learned space.
+
+        `centres` given means the suspects come with a generator reference (centred on its
+        mean), which sets the weight of the artist's mean direction
+        (`ImitationParams.centroid_weight_for`); None means the index's own domain.
+        """
         q = self.discriminant.transform(vectors, centres, alignment)
         out = np.empty((len(q), self.table.n_artists))
         for start in range(0, len(q), ROW_CHUNK):
             rows = slice(start, start + ROW_CHUNK)
             out[rows] = per_artist_topk(q[rows] @ self.library.T, self.table, self.params.k)
-        return self._with_centroids(out, q)
-
-    def _with_centroids(self, per_artist: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Blend in the cosine of projected `q` to each artist's mean direction."""
-        w = self.params.centroid_weight
-        if not w:
-            return per_artist
-        return (1.0 - w) * per_artist + w * (q @ self.centroids.T)
+        weight = self.params.centroid_weight_for(reference=centres is not None)
+        return blend_centroid(out, q @ self.centroids.T, weight)
 
     def scores(
         self,
@@ -374,41 +398,66 @@ class ImitationScorer:
         n, a = len(self.library), self.table.n_artists
         raw = np.full((n, a), np.nan)
         codes = self.table.codes
+        weight = self.params.centroid_weight_for(reference=False)
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
             sims = self.library[rows] @ self.library.T
             own = codes[rows][:, None] == codes[None, :]
             sims[own] = -np.inf
-            per = self._with_centroids(
-                per_artist_topk(sims, self.table, self.params.k), self.library[rows]
+            per = blend_centroid(
+                per_artist_topk(sims, self.table, self.params.k),
+                self.library[rows] @ self.centroids.T,
+                weight,
             )
             per[np.arange(len(rows)), codes[rows]] = np.nan
             raw[rows] = per
         return raw
 
-    def genuine_raw(self) -> np.ndarray:
-        """(N, A): each indexed work's raw similarity to every artist, only itself left out.
+    def genuine_parts(self) -> GenuineParts:
+        """Each indexed work's two per-artist similarities, only itself left out.
 
-        Raw, not a score: the scale a suspect's score is on depends on the null it is read
-        against (`genuine_by_artist`), so the works are put on it when a judge is opened.
+        Kept apart, not blended and not a score: which blend and which scale a suspect's
+        score is on depend on the null it is read against (`genuine_by_artist`), so the
+        works are put on them when a judge is opened.
         """
         n = len(self.library)
-        out = np.full((n, self.table.n_artists), np.nan)
+        topk = np.full((n, self.table.n_artists), np.nan)
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
             sims = self.library[rows] @ self.library.T
             sims[np.arange(len(rows)), rows] = -np.inf
-            out[rows] = self._with_centroids(
-                per_artist_topk(sims, self.table, self.params.k), self.library[rows]
-            )
-        return out
+            topk[rows] = per_artist_topk(sims, self.table, self.params.k)
+        return GenuineParts(topk, self.library @ self.centroids.T)
 
     def genuine_scores(
-        self, raw: np.ndarray, population: Standardisation | None = None
+        self,
+        parts: GenuineParts,
+        population: Standardisation | None = None,
+        reference: bool = False,
     ) -> np.ndarray:
-        """(N,): each work's score for its own artist, on the scale of `population`."""
+        """(N,): each work's score for its own artist, blended as a suspect with (or
+        without) a generator reference is, on the scale of `population`."""
         codes = self.table.codes
+        raw = parts.blended(self.params.centroid_weight_for(reference))
         return self._statistic(_on_scale(raw, population))[np.arange(len(codes)), codes]
+
+
+@dataclass
+class GenuineParts:
+    """(N, A) each: the top-k mean cosine and the cosine to each artist's mean direction."""
+
+    topk: np.ndarray
+    centroid: np.ndarray
+
+    def blended(self, weight: float) -> np.ndarray:
+        return blend_centroid(self.topk, self.centroid, weight)
+
+
+def blend_centroid(topk: np.ndarray, centroid: np.ndarray, weight: float) -> np.ndarray:
+    """(1 − w) × top-k mean cosine + w × cosine to the artist's mean direction."""
+    if not weight:
+        return topk
+    return (1.0 - weight) * topk + weight * centroid
 
 
 def _on_scale(per_artist: np.ndarray, population: Standardisation | None) -> np.ndarray:
@@ -418,8 +467,9 @@ def _on_scale(per_artist: np.ndarray, population: Standardisation | None) -> np.
 
 # 2: the index's principal subspace for second-order alignment; 3: the index null kept as
 # raw similarities (the margin is taken when it is opened); 4: the genuine works kept as
-# raw similarities too (a generator reference's scale is applied when a judge is opened)
-IMITATION_STATE_VERSION = 4
+# raw similarities too (a generator reference's scale is applied when a judge is opened);
+# 5: the genuine works' two similarities kept apart (the blend depends on the null too)
+IMITATION_STATE_VERSION = 5
 
 
 @dataclass
@@ -435,7 +485,7 @@ class ImitationState:
     params: ImitationParams
     discriminant: Discriminant
     index_null_raw: np.ndarray  # (N, A) raw similarities, NaN where a work may not count
-    genuine_raw: np.ndarray  # (N, A) raw similarities of each work, only itself left out
+    genuine: GenuineParts  # each work's similarities to every artist, only itself left out
     subspace: Subspace | None = None  # for second-order alignment to a reference
     version: int = IMITATION_STATE_VERSION
 
@@ -467,7 +517,8 @@ class ImitationState:
             mean=d.mean.astype(np.float64),
             projection=d.projection.astype(np.float64),
             index_null=self.index_null_raw.astype(np.float64),
-            genuine=self.genuine_raw.astype(np.float64),
+            genuine_topk=self.genuine.topk.astype(np.float64),
+            genuine_centroid=self.genuine.centroid.astype(np.float64),
             subspace_basis=(sub.basis if sub else np.zeros((d_dim, 0))).astype(np.float64),
             subspace_covariance=(sub.covariance if sub else np.zeros((0, 0))).astype(np.float64),
         )
@@ -495,7 +546,10 @@ class ImitationState:
                 params=ImitationParams(**meta["params"]),
                 discriminant=disc,
                 index_null_raw=data["index_null"].astype(np.float64),
-                genuine_raw=data["genuine"].astype(np.float64),
+                genuine=GenuineParts(
+                    data["genuine_topk"].astype(np.float64),
+                    data["genuine_centroid"].astype(np.float64),
+                ),
                 subspace=subspace,
                 version=int(meta["version"]),
             )
@@ -510,7 +564,7 @@ def compute_state(
         params,
         scorer.discriminant,
         scorer.index_null_raw(),
-        scorer.genuine_raw(),
+        scorer.genuine_parts(),
         scorer.subspace,
     )
     return state, scorer
@@ -605,10 +659,14 @@ class ImitationJudge:
 
 
 def genuine_by_artist(
-    state: ImitationState, scorer: ImitationScorer, population: Standardisation | None = None
+    state: ImitationState,
+    scorer: ImitationScorer,
+    population: Standardisation | None = None,
+    reference: bool = False,
 ) -> list[np.ndarray]:
-    """Each artist's own works scored against the index, on the scale of the null a
-    suspect is read against (`Null.population`; None, or the knob off: raw margins).
+    """Each artist's own works scored against the index, blended as a suspect with (or
+    without) a generator `reference` is and on the scale of the null it is read against
+    (`Null.population`; None, or the knob off: raw margins).
 
     The works are paintings judged in their own domain whichever null is used, but the
     genuine percentile compares a suspect's score with theirs, so both must be on one
@@ -616,5 +674,5 @@ def genuine_by_artist(
     their spread, a raw margin in units of cosine.
     """
     scale = population if scorer.params.genuine_on_null_scale else None
-    g = scorer.genuine_scores(state.genuine_raw, scale)
+    g = scorer.genuine_scores(state.genuine, scale, reference)
     return [g[rows] for rows in scorer.table.members]
