@@ -544,3 +544,36 @@ def test_a_painting_in_one_of_its_artists_manners_is_found_by_its_nearest_works(
 
     assert top1(0.5) == 1.0
     assert top1(1.0) < 0.9  # the mean direction alone takes the two-manner works elsewhere
+
+
+def _index_like_margins(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Margins as the index null has them: one artist per image ahead (positive), the
+    others behind; artist 2 far behind everyone and in a very narrow band."""
+    s = np.empty((n, 3))
+    s[:, 0] = rng.normal(-0.2, 0.1, n)
+    s[:, 1] = rng.normal(-0.2, 0.1, n)
+    s[:, 2] = rng.normal(-1.0, 0.01, n)
+    ahead = rng.integers(0, 2, n)
+    s[np.arange(n), ahead] = np.abs(rng.normal(0.05, 0.05, n))
+    return s
+
+
+def test_without_a_reference_an_image_is_flagged_only_for_the_artist_it_is_closest_to() -> None:
+    """The largest margin z can belong to an artist the image is not closest to (a narrow
+    null makes a small shortfall look unusual); the flag then names an artist the image
+    was never decided for. Flagging only the closest artist keeps the family rate."""
+    rng = np.random.default_rng(11)
+    names = ["a", "b", "c"]
+    suspect = np.array([0.01, -0.3, -0.95])  # closest to a, barely; unusually near c
+    old = Null.from_matrix("index", None, _index_like_margins(rng, 400))
+    new = Null.from_matrix("index", None, _index_like_margins(rng, 400), closest_only=True)
+    before = family_verdict(suspect, names, old, 0.05)
+    assert before.flagged and before.flagged_artist == "c"
+    after = family_verdict(suspect, names, new, 0.05)
+    assert after.flagged is False and after.flagged_artist is None
+    behind = family_verdict(np.array([-0.1, -0.2, -0.99]), names, new, 0.05)
+    assert behind.flagged is False and behind.statistic == -np.inf  # closest to nothing
+    held_out = _index_like_margins(rng, 4000)
+    flagged, artist = new.family_flags(held_out, 0.05)
+    assert 0.03 <= flagged.mean() <= 0.07
+    assert (held_out[flagged, artist[flagged]] > 0).all()

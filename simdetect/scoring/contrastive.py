@@ -230,6 +230,9 @@ class Null:
     # "margin_z": largest null-standardised margin; "closeness": largest closeness + margin
     family_kind: str = "margin_z"
     scored_as: str | None = None  # how each null image was held out, when not the default
+    # "margin_z" only: the image's value is its closest artist's (positive margin), as a
+    # per-pair decision needs; closest to no artist (a background set) is never flagged.
+    closest_only: bool = False
 
     @classmethod
     def from_matrix(
@@ -242,17 +245,21 @@ class Null:
         tail_fraction: float | None = None,
         closeness: np.ndarray | None = None,
         scored_as: str | None = None,
+        closest_only: bool = False,
     ) -> Null:
         """(n, A) scores of null images (NaN where an image may not count for an artist).
 
         `closeness` (n, A): the images' standardised similarities, each without itself;
         given, the family statistic is closeness plus margin (see the module docstring).
+        Without it, each image's largest margin z, or with `closest_only` its closest
+        artist's (an image closest to no artist counts as -inf: never flagged).
         """
         s = np.asarray(scores, dtype=np.float64)
         artists = [ArtistNull(np.sort(col[np.isfinite(col)])) for col in s.T]
         mean, sd = _column_stats(s)
         if closeness is None:
-            family = _loo_max_z(s)
+            z = leave_one_out_standardised(s)
+            family = _row_max(_closest_only(z, s)) if closest_only else _nan_max(z)
         else:
             family = _nan_max(np.asarray(closeness, dtype=np.float64) + s)
         return cls(
@@ -262,11 +269,12 @@ class Null:
             artists=artists,
             mean=mean,
             sd=sd,
-            family_statistic=np.sort(family[np.isfinite(family)]),
+            family_statistic=np.sort(family[~np.isnan(family)]),
             population=population,
             tail=None if tail_fraction is None else PooledTail.fit(s, tail_fraction),
             family_kind="margin_z" if closeness is None else "closeness",
             scored_as=scored_as,
+            closest_only=closest_only and closeness is None,
         )
 
     def describe(self) -> str:
@@ -286,6 +294,8 @@ class Null:
                 f"; per-pair thresholds read off all artists' null scores pooled, each "
                 f"artist's standardised by the top {self.tail.fraction:.0%} of its own"
             )
+        if self.closest_only:
+            text += "; flagged only for the artist an image is closest to"
         return text
 
     def p_value(self, artist: int, score: float) -> float | None:
@@ -360,7 +370,8 @@ class Null:
             v = np.asarray(closeness, dtype=np.float64) + np.asarray(scores, dtype=np.float64)
             v[~np.isfinite(v)] = np.nan
             return v
-        return self.z_scores(scores)
+        z = self.z_scores(scores)
+        return _closest_only(z, np.asarray(scores, dtype=np.float64)) if self.closest_only else z
 
     def decision_thresholds(self, fpr: float) -> np.ndarray:
         """(A,) per-pair decision thresholds; +inf where the artist's null is too small."""
@@ -407,13 +418,23 @@ def _nan_max(values: np.ndarray) -> np.ndarray:
     return v
 
 
-def _loo_max_z(scores: np.ndarray) -> np.ndarray:
-    """Each null image's largest z over artists, with mean and sd computed without it.
+def _row_max(values: np.ndarray) -> np.ndarray:
+    """Row maxima ignoring NaN (-inf counts); NaN for a row with nothing else."""
+    v = np.where(np.isnan(values), -np.inf, values).max(axis=1)
+    v[np.isnan(values).all(axis=1)] = np.nan
+    return v
 
-    Standardising an image by statistics it took part in would pull its own z towards
-    zero and set the threshold too low; leaving it out scores it exactly as a suspect.
+
+def _closest_only(z: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """z only where the margin is positive (the closest artist); -inf where an image was
+    scored but is closest to no artist; NaN where it was not scored.
+
+    Null images get the same treatment as suspects (each scored without itself, by
+    `leave_one_out_standardised`), so the family threshold keeps its rate.
     """
-    return _nan_max(leave_one_out_standardised(scores))
+    out = np.where(scores > 0, z, -np.inf)
+    out[np.isnan(z)] = np.nan
+    return out
 
 
 @dataclass
@@ -449,7 +470,7 @@ def family_verdict(
         np.asarray(scores, dtype=np.float64)[None, :],
         None if closeness is None else np.asarray(closeness, dtype=np.float64)[None, :],
     )[0]
-    if not np.isfinite(z).any():
+    if np.isnan(z).all():
         return FamilyVerdict(None, None, None, threshold, reason="no artist could be scored")
     best = int(np.nanargmax(z))
     statistic = float(z[best])

@@ -67,6 +67,7 @@ KNOBS_OFF: dict[str, object] = {
     "null_folds": None,
     "genuine_on_null_scale": False,
     "index_centroid_weight": None,
+    "flag_closest_only": False,
 }
 
 
@@ -102,6 +103,10 @@ class ImitationParams:
     # The artist's own works, for the genuine percentile, on the scale of the null the
     # suspect is read against (False: raw margins, as records made before it were).
     genuine_on_null_scale: bool = True
+    # Without a reference, an image is flagged only for the artist it is closest to (its
+    # positive margin), as a per-pair decision needs; False: for the artist whose margin
+    # is most unusual among the null's, even one it is not closest to.
+    flag_closest_only: bool = True
 
     def __post_init__(self) -> None:
         if self.statistic not in ("margin", "similarity"):
@@ -333,6 +338,7 @@ class ImitationScorer:
             tail_fraction=tail,
             closeness=closeness,
             scored_as=scored_as,
+            closest_only=self.params.flag_closest_only,
         )
 
     def reference_null(
