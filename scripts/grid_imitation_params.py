@@ -126,7 +126,7 @@ def inputs_from_arguments() -> Inputs:
     ap = argparse.ArgumentParser()
     ap.add_argument("tiles", type=Path)
     ap.add_argument("index", type=Path)
-    args = ap.parse_args()
+    args = ap.parse_known_args()[0]  # the calling script may read its own options
     return load_inputs(args.tiles, args.index)
 
 

@@ -1,11 +1,12 @@
-"""The centroid weight of the index path (no generator reference), on paintings and AI output.
+"""The index path's knobs (no generator reference), on paintings and AI output.
 
-    python scripts/index_path_weights.py /work/meas/imit-s0/tiles /work/cache/ba128
+    python scripts/index_path_weights.py /work/meas/imit-s0/tiles /work/cache/ba128 [--hubness]
 
 `ImitationParams.index_centroid_weight` sets how much the artist's mean direction counts
-for a suspect judged among paintings (the index null); `centroid_weight` (0.8, chosen on
-sd15-styles with a generator reference) is untouched by it. For each weight (None: the
-same 0.8, as before the knob), on vectors already cached by `simdetect eval`, it prints
+for a suspect judged among paintings (the index null), `index_hubness_k` whether the
+works' cosines are hubness-corrected there; `centroid_weight` (0.8, chosen on sd15-styles
+with a generator reference) is untouched by them. For each setting (None: off, as before
+the knob), on vectors already cached by `simdetect eval`, it prints
 
 1. paintings: `evaluate_attribution` on the CSD split of best-artworks-128, seeds 0 and 1
    (what `simdetect eval ROOT` prints as "attribution");
@@ -18,6 +19,8 @@ first), percent.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from grid_imitation_params import inputs_from_arguments
 
@@ -25,7 +28,9 @@ from simdetect.evaluation.attribution import evaluate_attribution, judged_figure
 from simdetect.evaluation.imitations import evaluate_leave_artists_out
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
-WEIGHTS = (None, 0.6, 0.5, 0.4, 0.3, 0.2, 0.0)
+# (index_hubness_k, index_centroid_weight); `--hubness` runs the second table
+WEIGHTS = [(None, None), *((None, w) for w in (0.6, 0.5, 0.4, 0.3, 0.2, 0.0))]
+HUBNESS = [(15, None), *((15, w) for w in (0.5, 0.3, 0.2)), (5, 0.3), (50, 0.3)]
 
 
 def line(f: dict[str, float]) -> str:
@@ -45,8 +50,8 @@ def main() -> None:
     table, vectors = inputs.table, inputs.vectors
     truth = np.array([table.names.index(t) for t in inputs.truth])
     artists = [table.names[c] for c in table.codes]
-    for weight in WEIGHTS:
-        params = ImitationParams(index_centroid_weight=weight)
+    for hubness_k, weight in HUBNESS if "--hubness" in sys.argv else WEIGHTS:
+        params = ImitationParams(index_centroid_weight=weight, index_hubness_k=hubness_k)
         paintings = [
             line(evaluate_attribution(vectors, table, params, seed=seed).figures) for seed in (0, 1)
         ]
@@ -54,9 +59,10 @@ def main() -> None:
         imitations = line(no_reference(scorer, inputs.x_imi, truth))
         lao = evaluate_leave_artists_out(vectors, artists, params)
         print(
-            f"index_centroid_weight={weight}: paintings seed 0 {paintings[0]} | seed 1 "
-            f"{paintings[1]} | imitations, no reference {imitations} | leave-artists-out "
-            f"pairs decided {lao.pairs_decided:.2f}, works flagged {lao.works_flagged:.2f}",
+            f"index_hubness_k={hubness_k} index_centroid_weight={weight}: paintings seed 0 "
+            f"{paintings[0]} | seed 1 {paintings[1]} | imitations, no reference {imitations} | "
+            f"leave-artists-out pairs decided {lao.pairs_decided:.2f}, "
+            f"works flagged {lao.works_flagged:.2f}",
             flush=True,
         )
 

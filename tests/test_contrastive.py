@@ -486,7 +486,8 @@ def test_the_mean_direction_weighs_by_the_null_the_suspect_is_read_against() -> 
     params = ImitationParams(shrinkage=0.05, centroid_weight=0.8, index_centroid_weight=0.2)
     state, scorer = compute_state("snap", x, table, params)
     q = scorer.discriminant.transform(imitations)
-    topk = per_artist_topk(q @ scorer.library.T, table, params.k)
+    assert scorer.radius is not None  # without a reference, works are hubness-corrected
+    topk = per_artist_topk(q @ scorer.library.T - 0.5 * scorer.radius, table, params.k)
     np.testing.assert_allclose(
         scorer.per_artist(imitations), blend_centroid(topk, q @ scorer.centroids.T, 0.2)
     )
@@ -577,3 +578,49 @@ def test_without_a_reference_an_image_is_flagged_only_for_the_artist_it_is_close
     flagged, artist = new.family_flags(held_out, 0.05)
     assert 0.03 <= flagged.mean() <= 0.07
     assert (held_out[flagged, artist[flagged]] > 0).all()
+
+
+def test_the_index_paths_hubness_correction_is_csls_in_the_margin() -> None:
+    """Without a reference each work's cosine loses half its neighbourhood radius: CSLS
+    (2·cos − r(q) − r(x)) halved, less the suspect's own r(q)/2, which every artist shares
+    and the margin cancels. With a reference, and for records without the knob, plain."""
+    from simdetect.scoring.hubness import csls, neighbourhood_radius
+    from simdetect.scoring.imitation import (
+        ImitationParams,
+        ImitationScorer,
+        ImitationState,
+        blend_centroid,
+        compute_state,
+    )
+
+    x, table, imitations, _, reference, _ = _generator_world()
+    params = ImitationParams(shrinkage=0.05, index_hubness_k=5)
+    state, scorer = compute_state("snap", x, table, params)
+    lib = scorer.library
+    inner = lib @ lib.T
+    np.fill_diagonal(inner, -np.inf)
+    np.testing.assert_allclose(scorer.radius, neighbourhood_radius(inner, 5))
+    q = scorer.discriminant.transform(imitations)
+    sims = q @ lib.T
+    corrected = csls(sims, neighbourhood_radius(sims, 5), scorer.radius) / 2.0
+    weight = params.centroid_weight_for(reference=False)
+    topk = per_artist_topk(corrected, table, params.k)
+    want = blend_centroid(topk, q @ scorer.centroids.T, weight)
+    np.testing.assert_allclose(scorer.scores(imitations), contrastive_margin(want), atol=1e-12)
+    # with a generator reference the works' cosines are left as they are
+    plain = ImitationScorer(x, table, ImitationParams(shrinkage=0.05, index_hubness_k=None))
+    centre = reference.mean(axis=0)
+    np.testing.assert_allclose(scorer.scores(imitations, centre), plain.scores(imitations, centre))
+    assert plain.radius is None
+    assert not np.allclose(scorer.scores(imitations), plain.scores(imitations))
+    # the radius travels with the state and enters its digest
+    back = ImitationState.from_bytes(state.to_bytes())
+    assert back.radius is not None and back.genuine.topk_index is not None
+    np.testing.assert_array_equal(back.radius, state.radius)
+    assert back.digest() == state.digest()
+    reread = ImitationScorer(x, table, back.params, back.discriminant, back.subspace, back.radius)
+    np.testing.assert_array_equal(reread.scores(imitations), scorer.scores(imitations))
+    back.radius = back.radius + 1e-9
+    assert back.digest() != state.digest()
+    older = {k: v for k, v in ImitationParams().record().items() if k != "index_hubness_k"}
+    assert ImitationParams.from_record(older).index_hubness_k is None

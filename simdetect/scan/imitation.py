@@ -69,7 +69,9 @@ def imitation_state_for(
         if not reproducible:
             return state, scorer
         state = stored_state(snapshot, params) or state
-    return state, ImitationScorer(vectors, table, state.params, state.discriminant, state.subspace)
+    return state, ImitationScorer(
+        vectors, table, state.params, state.discriminant, state.subspace, state.radius
+    )
 
 
 def open_reference(snapshot: IndexSnapshot, name: str) -> ReferenceSet:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from simdetect.defaults import DEFAULT_HUBNESS_K
 from simdetect.scoring.aggregate import DEFAULT_K, ArtistTable, per_artist_topk
 from simdetect.scoring.alignment import (
     CORAL_MIN_REFERENCE,
@@ -56,6 +57,7 @@ from simdetect.scoring.discriminant import (
     fit_discriminant,
     identity,
 )
+from simdetect.scoring.hubness import neighbourhood_radius
 
 ROW_CHUNK = 1024
 SECOND_ORDER_KNOBS = ("coral_rank", "coral_shrinkage")
@@ -68,6 +70,7 @@ KNOBS_OFF: dict[str, object] = {
     "genuine_on_null_scale": False,
     "index_centroid_weight": None,
     "flag_closest_only": False,
+    "index_hubness_k": None,
 }
 
 
@@ -86,7 +89,12 @@ class ImitationParams:
     # (None: `centroid_weight`). A generator's outputs sit off the paintings' manifold, where
     # an artist's mean direction is the steadier guide; a painting sits on it, where its
     # nearest works say more. BENCHMARKS.md "The index path's centroid weight".
-    index_centroid_weight: float | None = 0.5
+    index_centroid_weight: float | None = 0.3
+    # Also without a reference, each work's cosine to the suspect less half the mean cosine
+    # of the work to its `index_hubness_k` nearest works: CSLS (`scoring.hubness`), whose
+    # suspect term is the same for every artist and cancels in the margin. A work near
+    # everything no longer makes its artist every painting's neighbour (None: plain cosine).
+    index_hubness_k: int | None = DEFAULT_HUBNESS_K
     # Second-order alignment to a generator reference (None: its mean only); measured on
     # sd15-styles with ranks 64-512 and shrinkages 0.3-0.7, BENCHMARKS.md "AI imitations".
     coral_rank: int | None = 256
@@ -113,6 +121,8 @@ class ImitationParams:
             raise ValueError(f"statistic must be 'margin' or 'similarity', got {self.statistic!r}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.index_hubness_k is not None and self.index_hubness_k < 1:
+            raise ValueError(f"index_hubness_k must be at least 1, got {self.index_hubness_k}")
         for knob in ("centroid_weight", "index_centroid_weight"):
             w = getattr(self, knob)
             if w is not None and not 0.0 <= w <= 1.0:
@@ -142,11 +152,14 @@ class ImitationParams:
         d = self.discriminant()
         space = d.describe() if d is not None else "centred cosine (no learned projection)"
         per = _blend_words(self.centroid_weight, self.k)
-        if self.centroid_weight_for(reference=False) != self.centroid_weight:
-            per = (
-                f"with a generator reference {per}; without one "
-                f"{_blend_words(self.centroid_weight_for(reference=False), self.k)}"
+        index_per = _blend_words(self.centroid_weight_for(reference=False), self.k)
+        if self.index_hubness_k is not None:
+            index_per += (
+                f", each work's cosine less half its mean cosine to its {self.index_hubness_k} "
+                "nearest works (hubness correction)"
             )
+        if index_per != per:
+            per = f"with a generator reference {per}; without one {index_per}"
         coral = (
             f"; with a reference of at least {CORAL_MIN_REFERENCE} images, also whitened by "
             f"its covariance and re-coloured by the index's in the index's top "
@@ -219,6 +232,7 @@ class ImitationScorer:
         params: ImitationParams | None = None,
         discriminant: Discriminant | None = None,
         subspace: Subspace | None = None,
+        radius: np.ndarray | None = None,
     ) -> None:
         self.params = params or ImitationParams()
         self.table = table
@@ -240,6 +254,30 @@ class ImitationScorer:
                 c = self.library[rows].mean(axis=0)
                 cents[a] = c / max(float(np.linalg.norm(c)), 1e-12)
         self.centroids = cents
+        h = self.params.index_hubness_k
+        if radius is None and h is not None and len(x):
+            radius = self.library_radius(h)
+        # each work's neighbourhood radius r(x) (None: no hubness correction)
+        self.radius = None if h is None else radius
+
+    def library_radius(self, h: int) -> np.ndarray:
+        """(N,) each work's mean cosine to its h nearest other works, in the learned space."""
+        n = len(self.library)
+        out = np.empty(n)
+        for start in range(0, n, ROW_CHUNK):
+            rows = np.arange(start, min(n, start + ROW_CHUNK))
+            sims = self.library[rows] @ self.library.T
+            sims[np.arange(len(rows)), rows] = -np.inf
+            out[rows] = neighbourhood_radius(sims, h)
+        return out
+
+    def _to_works(self, q: np.ndarray, reference: bool) -> np.ndarray:
+        """Cosines of projected rows `q` to every work, hubness-corrected without a
+        reference (CSLS up to the row's own term, which every artist shares)."""
+        sims = q @ self.library.T
+        if not reference and self.radius is not None:
+            sims -= 0.5 * self.radius[None, :]
+        return sims
 
     def alignment_for(self, reference: np.ndarray) -> SecondOrderAlignment | None:
         """The second-order alignment to this generator reference (None: mean only)."""
@@ -258,11 +296,14 @@ class ImitationScorer:
         (`ImitationParams.centroid_weight_for`); None means the index's own domain.
         """
         q = self.discriminant.transform(vectors, centres, alignment)
+        reference = centres is not None
         out = np.empty((len(q), self.table.n_artists))
         for start in range(0, len(q), ROW_CHUNK):
             rows = slice(start, start + ROW_CHUNK)
-            out[rows] = per_artist_topk(q[rows] @ self.library.T, self.table, self.params.k)
-        weight = self.params.centroid_weight_for(reference=centres is not None)
+            out[rows] = per_artist_topk(
+                self._to_works(q[rows], reference), self.table, self.params.k
+            )
+        weight = self.params.centroid_weight_for(reference)
         return blend_centroid(out, q @ self.centroids.T, weight)
 
     def scores(
@@ -407,7 +448,7 @@ class ImitationScorer:
         weight = self.params.centroid_weight_for(reference=False)
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
-            sims = self.library[rows] @ self.library.T
+            sims = self._to_works(self.library[rows], reference=False)
             own = codes[rows][:, None] == codes[None, :]
             sims[own] = -np.inf
             per = blend_centroid(
@@ -420,7 +461,7 @@ class ImitationScorer:
         return raw
 
     def genuine_parts(self) -> GenuineParts:
-        """Each indexed work's two per-artist similarities, only itself left out.
+        """Each indexed work's per-artist similarities, only itself left out.
 
         Kept apart, not blended and not a score: which blend and which scale a suspect's
         score is on depend on the null it is read against (`genuine_by_artist`), so the
@@ -428,12 +469,18 @@ class ImitationScorer:
         """
         n = len(self.library)
         topk = np.full((n, self.table.n_artists), np.nan)
+        topk_index = topk.copy() if self.radius is not None else None
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
-            sims = self.library[rows] @ self.library.T
-            sims[np.arange(len(rows)), rows] = -np.inf
+            itself = (np.arange(len(rows)), rows)
+            sims = self._to_works(self.library[rows], reference=True)
+            sims[itself] = -np.inf
             topk[rows] = per_artist_topk(sims, self.table, self.params.k)
-        return GenuineParts(topk, self.library @ self.centroids.T)
+            if topk_index is not None:
+                sims = self._to_works(self.library[rows], reference=False)
+                sims[itself] = -np.inf
+                topk_index[rows] = per_artist_topk(sims, self.table, self.params.k)
+        return GenuineParts(topk, self.library @ self.centroids.T, topk_index)
 
     def genuine_scores(
         self,
@@ -444,19 +491,22 @@ class ImitationScorer:
         """(N,): each work's score for its own artist, blended as a suspect with (or
         without) a generator reference is, on the scale of `population`."""
         codes = self.table.codes
-        raw = parts.blended(self.params.centroid_weight_for(reference))
+        raw = parts.blended(self.params.centroid_weight_for(reference), reference)
         return self._statistic(_on_scale(raw, population))[np.arange(len(codes)), codes]
 
 
 @dataclass
 class GenuineParts:
-    """(N, A) each: the top-k mean cosine and the cosine to each artist's mean direction."""
+    """(N, A) each: the top-k mean cosine, the cosine to each artist's mean direction, and
+    the top-k mean of hubness-corrected cosines (the index path's; None: not corrected)."""
 
     topk: np.ndarray
     centroid: np.ndarray
+    topk_index: np.ndarray | None = None
 
-    def blended(self, weight: float) -> np.ndarray:
-        return blend_centroid(self.topk, self.centroid, weight)
+    def blended(self, weight: float, reference: bool) -> np.ndarray:
+        topk = self.topk if reference or self.topk_index is None else self.topk_index
+        return blend_centroid(topk, self.centroid, weight)
 
 
 def blend_centroid(topk: np.ndarray, centroid: np.ndarray, weight: float) -> np.ndarray:
@@ -474,8 +524,9 @@ def _on_scale(per_artist: np.ndarray, population: Standardisation | None) -> np.
 # 2: the index's principal subspace for second-order alignment; 3: the index null kept as
 # raw similarities (the margin is taken when it is opened); 4: the genuine works kept as
 # raw similarities too (a generator reference's scale is applied when a judge is opened);
-# 5: the genuine works' two similarities kept apart (the blend depends on the null too)
-IMITATION_STATE_VERSION = 5
+# 5: the genuine works' two similarities kept apart (the blend depends on the null too);
+# 6: each work's neighbourhood radius, and the works' hubness-corrected similarities
+IMITATION_STATE_VERSION = 6
 
 
 @dataclass
@@ -493,6 +544,7 @@ class ImitationState:
     index_null_raw: np.ndarray  # (N, A) raw similarities, NaN where a work may not count
     genuine: GenuineParts  # each work's similarities to every artist, only itself left out
     subspace: Subspace | None = None  # for second-order alignment to a reference
+    radius: np.ndarray | None = None  # (N,) each work's neighbourhood radius (hubness)
     version: int = IMITATION_STATE_VERSION
 
     def digest(self) -> str:
@@ -502,6 +554,8 @@ class ImitationState:
         if self.subspace is not None:
             h.update(np.ascontiguousarray(self.subspace.basis, dtype=np.float64).tobytes())
             h.update(np.ascontiguousarray(self.subspace.covariance, dtype=np.float64).tobytes())
+        if self.radius is not None:
+            h.update(np.ascontiguousarray(self.radius, dtype=np.float64).tobytes())
         return h.hexdigest()
 
     def to_bytes(self) -> bytes:
@@ -525,6 +579,8 @@ class ImitationState:
             index_null=self.index_null_raw.astype(np.float64),
             genuine_topk=self.genuine.topk.astype(np.float64),
             genuine_centroid=self.genuine.centroid.astype(np.float64),
+            genuine_topk_index=_or_empty(self.genuine.topk_index, 2),
+            radius=_or_empty(self.radius, 1),
             subspace_basis=(sub.basis if sub else np.zeros((d_dim, 0))).astype(np.float64),
             subspace_covariance=(sub.covariance if sub else np.zeros((0, 0))).astype(np.float64),
         )
@@ -555,10 +611,20 @@ class ImitationState:
                 genuine=GenuineParts(
                     data["genuine_topk"].astype(np.float64),
                     data["genuine_centroid"].astype(np.float64),
+                    _or_none(data["genuine_topk_index"]),
                 ),
+                radius=_or_none(data["radius"]),
                 subspace=subspace,
                 version=int(meta["version"]),
             )
+
+
+def _or_empty(a: np.ndarray | None, ndim: int) -> np.ndarray:
+    return np.zeros((0,) * ndim) if a is None else np.asarray(a, dtype=np.float64)
+
+
+def _or_none(a: np.ndarray) -> np.ndarray | None:
+    return None if a.size == 0 else a.astype(np.float64)
 
 
 def compute_state(
@@ -572,6 +638,7 @@ def compute_state(
         scorer.index_null_raw(),
         scorer.genuine_parts(),
         scorer.subspace,
+        scorer.radius,
     )
     return state, scorer
 
