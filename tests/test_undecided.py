@@ -25,3 +25,32 @@ def test_scan_of_nothing_readable_fails(tmp_path: Path, built_index: Path) -> No
     assert result.exit_code == 1, result.output
     assert "no suspect could be read" in result.output
     assert "0 scanned: 0 flagged, 0 undecided, 0 not flagged" in result.output
+
+
+def test_counts_read_the_family_wise_flag_not_summed_decisions() -> None:
+    """The summary line and the service's counters count what each row's `flagged` says,
+    as audits do; a per-artist decision counts only where no family verdict was possible."""
+    from dataclasses import replace
+
+    from simdetect.cli.scan import scan_counts
+    from simdetect.scan.result import ArtistScore, ScanResult, platform_verdict
+    from simdetect.serve.engine import scan_outcomes
+
+    score = ArtistScore(
+        "ana", 0.1, 0.9, 0.1, 99.0, 0.005, 200, 50.0, 10, True, 0.05, 0.01, 0.01, 10
+    )
+    decided, open_ = score, replace(score, decision=None)
+    not_decided = replace(score, decision=False)
+    rows = [
+        ScanResult("a.png", "0" * 64, [decided], flagged=True, flagged_artist="ana"),
+        # decided for one of many artists, but not unusual for the registry: not flagged
+        ScanResult("b.png", "1" * 64, [decided, not_decided], flagged=False),
+        ScanResult("c.png", "2" * 64, [decided], flagged=None),  # no family verdict possible
+        ScanResult("d.png", "3" * 64, [open_, not_decided], flagged=False),
+        ScanResult("e.png", "4" * 64, [not_decided], flagged=False),
+    ]
+    want = ["flagged", "not_flagged", "flagged", "undecided", "not_flagged"]
+    assert [platform_verdict(r.flagged, [a.decision for a in r.ranking]) for r in rows] == want
+    assert "5 scanned: 2 flagged, 1 undecided, 2 not flagged;" in scan_counts(rows)
+    served = [scan_outcomes(r.to_json({}))[1] for r in rows]
+    assert served == want

@@ -1,9 +1,10 @@
 """What a trust-and-safety reader looks at first: flag rate per artist and score histograms.
 
 Computed from the finished `results.parquet` alone, read in record batches, so the
-summary always agrees with the rows and costs constant memory. Flag rates count every
-artist whose decision was true (`flagged_artists`, all artists, not only the stored
-top ones); histograms use the scores stored in `ranking` (each suspect's top artists).
+summary always agrees with the rows and costs constant memory. Flag rates count the
+artists in each row's `flagged_artists` (the one its family-wise flag names, or, where no
+family verdict could be made, every artist decided for); histograms use the scores
+stored in `ranking` (each suspect's top artists).
 
 "Undecided" is counted next to "flagged" everywhere: a decision that could not be made
 (too few impostor works, no calibration) is not a "no", and an audit whose every

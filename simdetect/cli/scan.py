@@ -72,15 +72,13 @@ def _copy_cell(r: ScanResult) -> str:
 
 
 def scan_counts(results: list[ScanResult]) -> str:
-    """Flagged, undecided and not flagged side by side: undecided is never shown as no."""
+    """Flagged (family-wise, as each row's `flagged`), undecided and not flagged side by
+    side: undecided is never shown as no."""
+    from simdetect.scan.result import platform_verdict
+
     ok = [r for r in results if not r.error]
-    flagged = sum(1 for r in ok if any(a.decision for a in r.ranking))
-    undecided = sum(
-        1
-        for r in ok
-        if not any(a.decision for a in r.ranking)
-        and (not r.ranking or any(a.decision is None for a in r.ranking))
-    )
+    verdicts = [platform_verdict(r.flagged, [a.decision for a in r.ranking]) for r in ok]
+    flagged, undecided = verdicts.count("flagged"), verdicts.count("undecided")
     copies = sum(1 for r in ok if r.copy)
     errors = len(results) - len(ok)
     return (

@@ -91,6 +91,22 @@ class ScanResult:
         return row
 
 
+def platform_verdict(flagged: bool | None, decisions: list[bool | None]) -> str:
+    """ "flagged", "undecided" or "not_flagged", as every count of scans reads a row.
+
+    The family-wise `flagged` answers "does this imitate any artist?"; per-artist
+    decisions summed would flag far more than the promised rate, so they count only where
+    no family verdict could be made (as audits count them). A row that is not flagged but
+    has an artist nobody could decide for is undecided, never "no".
+    """
+    hit = flagged if flagged is not None else any(d is True for d in decisions)
+    if hit:
+        return "flagged"
+    if not decisions or any(d is None for d in decisions):
+        return "undecided"
+    return "not_flagged"
+
+
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():

@@ -34,6 +34,7 @@ from simdetect.io.images import DEFAULT_MAX_PIXELS, LoadLimits, estimate_decode_
 from simdetect.report.case import JSON_NAME
 from simdetect.report.record import CaseInfo
 from simdetect.scan import ScanParams, open_scanner
+from simdetect.scan.result import platform_verdict
 from simdetect.scoring.calibration import DEFAULT_TARGET_FPR
 from simdetect.serve.batching import MicroBatcher, Overloaded, Unavailable
 from simdetect.serve.evidence import CaseReport, Upload, scan_uploads, write_case_report
@@ -134,17 +135,10 @@ OUTCOMES = ("scanned", "flagged", "undecided", "not_flagged", "copies")
 
 
 def scan_outcomes(row: dict[str, Any]) -> list[str]:
-    """Which counters one scan row adds to: flagged if any artist's decision was true,
-    else undecided if any was null, else not flagged; copies on their own."""
+    """Which counters one scan row adds to (`platform_verdict`); copies on their own."""
     decisions = [entry["decision"] for entry in row.get("ranking") or []]
-    if True in decisions:
-        style = "flagged"
-    elif None in decisions or not decisions:
-        style = "undecided"
-    else:
-        style = "not_flagged"
     copy = ["copies"] if row.get("copy") else []
-    return ["scanned", style, *copy]
+    return ["scanned", platform_verdict(row.get("flagged"), decisions), *copy]
 
 
 def _report_id() -> str:
