@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -262,22 +262,24 @@ class ImitationScorer:
 
     def library_radius(self, h: int) -> np.ndarray:
         """(N,) each work's mean cosine to its h nearest other works, in the learned space."""
+        out = np.empty(len(self.library))
+        for rows, sims in self._among_works():
+            out[rows] = neighbourhood_radius(sims, h)
+        return out
+
+    def _among_works(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The indexed works in chunks: (rows, their cosines to every work, itself -inf)."""
         n = len(self.library)
-        out = np.empty(n)
         for start in range(0, n, ROW_CHUNK):
             rows = np.arange(start, min(n, start + ROW_CHUNK))
             sims = self.library[rows] @ self.library.T
             sims[np.arange(len(rows)), rows] = -np.inf
-            out[rows] = neighbourhood_radius(sims, h)
-        return out
+            yield rows, sims
 
-    def _to_works(self, q: np.ndarray, reference: bool) -> np.ndarray:
-        """Cosines of projected rows `q` to every work, hubness-corrected without a
-        reference (CSLS up to the row's own term, which every artist shares)."""
-        sims = q @ self.library.T
-        if not reference and self.radius is not None:
-            sims -= 0.5 * self.radius[None, :]
-        return sims
+    def _corrected(self, sims: np.ndarray) -> np.ndarray:
+        """Cosines to every work as the index path reads them: hubness-corrected (CSLS up
+        to the row's own term, which every artist shares), or as they are."""
+        return sims if self.radius is None else sims - 0.5 * self.radius[None, :]
 
     def alignment_for(self, reference: np.ndarray) -> SecondOrderAlignment | None:
         """The second-order alignment to this generator reference (None: mean only)."""
@@ -300,8 +302,9 @@ class ImitationScorer:
         out = np.empty((len(q), self.table.n_artists))
         for start in range(0, len(q), ROW_CHUNK):
             rows = slice(start, start + ROW_CHUNK)
+            sims = q[rows] @ self.library.T
             out[rows] = per_artist_topk(
-                self._to_works(q[rows], reference), self.table, self.params.k
+                sims if reference else self._corrected(sims), self.table, self.params.k
             )
         weight = self.params.centroid_weight_for(reference)
         return blend_centroid(out, q @ self.centroids.T, weight)
@@ -446,9 +449,8 @@ class ImitationScorer:
         raw = np.full((n, a), np.nan)
         codes = self.table.codes
         weight = self.params.centroid_weight_for(reference=False)
-        for start in range(0, n, ROW_CHUNK):
-            rows = np.arange(start, min(n, start + ROW_CHUNK))
-            sims = self._to_works(self.library[rows], reference=False)
+        for rows, plain in self._among_works():
+            sims = self._corrected(plain)
             own = codes[rows][:, None] == codes[None, :]
             sims[own] = -np.inf
             per = blend_centroid(
@@ -470,16 +472,11 @@ class ImitationScorer:
         n = len(self.library)
         topk = np.full((n, self.table.n_artists), np.nan)
         topk_index = topk.copy() if self.radius is not None else None
-        for start in range(0, n, ROW_CHUNK):
-            rows = np.arange(start, min(n, start + ROW_CHUNK))
-            itself = (np.arange(len(rows)), rows)
-            sims = self._to_works(self.library[rows], reference=True)
-            sims[itself] = -np.inf
+        for rows, sims in self._among_works():
             topk[rows] = per_artist_topk(sims, self.table, self.params.k)
             if topk_index is not None:
-                sims = self._to_works(self.library[rows], reference=False)
-                sims[itself] = -np.inf
-                topk_index[rows] = per_artist_topk(sims, self.table, self.params.k)
+                corrected = self._corrected(sims)
+                topk_index[rows] = per_artist_topk(corrected, self.table, self.params.k)
         return GenuineParts(topk, self.library @ self.centroids.T, topk_index)
 
     def genuine_scores(
