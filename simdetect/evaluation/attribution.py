@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from simdetect.defaults import DEFAULT_FAMILY_FPR
+from simdetect.evaluation.imitations import TruthReading, read_against
 from simdetect.evaluation.retrieval import split_queries
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.contrastive import Null
@@ -36,23 +37,18 @@ class AttributionResult:
 
 def judged_figures(
     scores: np.ndarray, null: Null, truth: np.ndarray, target_fpr: float, family_fpr: float
-) -> tuple[dict[str, float], np.ndarray, np.ndarray, np.ndarray]:
-    """Suspects' (m, A) scores read against `null` → figures (percent) and, per suspect,
-    the true artist's rank, its per-pair decision and its family-wise flag (ranked first)."""
-    ranked = np.where(np.isfinite(scores), scores, -np.inf)
-    own = ranked[np.arange(len(truth)), truth]
-    rank = (ranked > own[:, None]).sum(axis=1)
-    decided = own > null.decision_thresholds(target_fpr)[truth]
-    flagged, flagged_artist = null.family_flags(scores, family_fpr)
-    flagged_true = flagged & (flagged_artist == truth)
+) -> tuple[dict[str, float], TruthReading]:
+    """Suspects' (m, A) scores read against `null` → figures (percent) and the reading."""
+    usable = np.ones(scores.shape[1], dtype=bool)  # background columns are NaN already
+    r = read_against(null, scores, truth, usable, target_fpr, family_fpr)
     figures = {
-        "top1": 100.0 * float(np.mean(rank == 0)),
-        "top5": 100.0 * float(np.mean(rank < 5)),
-        "true_artist_decided": 100.0 * float(np.mean(decided)),
-        "true_artist_flagged": 100.0 * float(np.mean(flagged_true)),
-        "flagged_for_another": 100.0 * float(np.mean(flagged & ~flagged_true)),
+        "top1": 100.0 * float(np.mean(r.rank == 0)),
+        "top5": 100.0 * float(np.mean(r.rank < 5)),
+        "true_artist_decided": 100.0 * float(np.mean(r.decided)),
+        "true_artist_flagged": 100.0 * float(np.mean(r.flagged_true)),
+        "flagged_for_another": 100.0 * float(np.mean(r.flagged & ~r.flagged_true)),
     }
-    return figures, rank, decided, flagged_true
+    return figures, r
 
 
 def evaluate_attribution(
@@ -78,9 +74,7 @@ def evaluate_attribution(
     scorer = ImitationScorer(x[~qmask], db, params)
     null = scorer.index_null()
     scores = scorer.scores(x[qmask], population=null.population)
-    figures, rank, decided, flagged_true = judged_figures(
-        scores, null, truth, target_fpr, family_fpr
-    )
+    figures, reading = judged_figures(scores, null, truth, target_fpr, family_fpr)
     rows = []
     for a, name in enumerate(db.names):
         sel = truth == a
@@ -90,9 +84,9 @@ def evaluate_attribution(
             {
                 "artist": name,
                 "queries": int(sel.sum()),
-                "top1_pct": 100.0 * float(np.mean(rank[sel] == 0)),
-                "decided_pct": 100.0 * float(np.mean(decided[sel])),
-                "flagged_pct": 100.0 * float(np.mean(flagged_true[sel])),
+                "top1_pct": 100.0 * float(np.mean(reading.rank[sel] == 0)),
+                "decided_pct": 100.0 * float(np.mean(reading.decided[sel])),
+                "flagged_pct": 100.0 * float(np.mean(reading.flagged_true[sel])),
             }
         )
     return AttributionResult(

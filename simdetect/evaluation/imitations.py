@@ -44,10 +44,33 @@ class ImitationResult:
     per_artist: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _ranks(scores: np.ndarray, truth: np.ndarray, usable: np.ndarray) -> np.ndarray:
+@dataclass
+class TruthReading:
+    """Suspects whose true artist is known, read against a null, one entry per suspect."""
+
+    rank: np.ndarray  # how many usable artists score above the true one
+    decided: np.ndarray  # the true artist's per-pair decision at the target FPR
+    flagged: np.ndarray  # flagged for some artist at the family rate
+    flagged_true: np.ndarray  # ... and for the true artist
+
+
+def read_against(
+    null: Null,
+    scores: np.ndarray,
+    truth: np.ndarray,
+    usable: np.ndarray,
+    target_fpr: float,
+    family_fpr: float,
+    closeness: np.ndarray | None = None,
+) -> TruthReading:
+    """(m, A) suspect scores (on `null`'s scale) → their `TruthReading`."""
     s = np.where(usable[None, :] & np.isfinite(scores), scores, -np.inf)
     own = s[np.arange(len(truth)), truth]
-    return (s > own[:, None]).sum(axis=1)
+    decided = scores[np.arange(len(truth)), truth] > null.decision_thresholds(target_fpr)[truth]
+    flagged, flagged_for = null.family_flags(scores, family_fpr, closeness)
+    return TruthReading(
+        (s > own[:, None]).sum(axis=1), decided, flagged, flagged & (flagged_for == truth)
+    )
 
 
 def _group_means(vectors: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -124,10 +147,9 @@ def evaluate_imitations(
     groups = np.asarray(reference_groups)
     null = scorer.reference_null(reference_name, ref, alignment, groups)
     s_imi, c_imi = scorer.standing(suspects, ref.mean(axis=0), alignment, null.population)
-    ranks = _ranks(s_imi, y, usable)
-    decided_true = s_imi[np.arange(len(y)), y] > null.decision_thresholds(target_fpr)[y]
-    flagged, flagged_for = null.family_flags(s_imi, family_fpr, c_imi)
-    flag_true = flagged & (flagged_for == y)
+    reading = read_against(null, s_imi, y, usable, target_fpr, family_fpr, c_imi)
+    ranks, decided_true, flagged = reading.rank, reading.decided, reading.flagged
+    flag_true = reading.flagged_true
     flag_true_first = flag_true & (ranks == 0)
 
     if held_out is not None:
