@@ -13,6 +13,7 @@ the same order (with TF "same" padding), so the state dict is loaded by position
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +43,31 @@ class EffnetStyleConfig:
     version: str = "1"
     mean: tuple[float, float, float] = field(default=LITE_MEAN)
     std: tuple[float, float, float] = field(default=LITE_STD)
+    # Channel correlations (which filters fire together: the Gram matrix of style transfer),
+    # off by default; BENCHMARKS.md, "Channel correlations", says what they win and cost.
+    correlation_stages: tuple[int, ...] = ()
+    correlation_dim: int = 256
+    correlation_weight: float = 0.25
+
+    def __post_init__(self) -> None:
+        for s in (*self.stages, *self.correlation_stages):
+            if not 0 <= s < len(STAGE_CHANNELS):
+                raise ValueError(f"stage {s} is not a Lite0 stage (0-{len(STAGE_CHANNELS) - 1})")
+        if self.correlation_stages and not (
+            self.correlation_dim >= 1 and self.correlation_weight > 0
+        ):
+            raise ValueError("correlation blocks need a positive dimension and weight")
+
+    @property
+    def statistics_dim(self) -> int:
+        per = int(self.include_mean) + int(self.include_std)
+        return per * sum(STAGE_CHANNELS[s] for s in self.stages)
 
     @property
     def dim(self) -> int:
-        per = int(self.include_mean) + int(self.include_std)
-        return per * sum(STAGE_CHANNELS[s] for s in self.stages)
+        return self.statistics_dim + sum(
+            correlation_block_dim(s, self.correlation_dim) for s in self.correlation_stages
+        )
 
     def describe_preprocessing(self) -> str:
         return (
@@ -59,10 +80,56 @@ class EffnetStyleConfig:
         stats = "+".join(
             s for s, on in (("mean", self.include_mean), ("std", self.include_std)) if on
         )
-        return (
+        described = (
             f"effnet-style v{self.version}: per-channel {stats} of stages {list(self.stages)}, "
             f"signed power {self.power}, each stage L2-normalised, concatenated, L2-normalised"
         )
+        if not self.correlation_stages:
+            return described
+        return (
+            f"{described}; with channel correlations of stages {list(self.correlation_stages)} "
+            f"(upper triangle, projected to {self.correlation_dim} by the SHAKE-256 sign "
+            f"matrix of label {CORRELATION_LABEL!r}, "
+            f"each L2-normalised, together weighted {self.correlation_weight:g} in squared "
+            f"norm), concatenated after the statistics, L2-normalised"
+        )
+
+
+def correlation_block_dim(stage: int, dim: int) -> int:
+    channels = STAGE_CHANNELS[stage]
+    return min(dim, channels * (channels - 1) // 2)
+
+
+CORRELATION_LABEL = "simdetect/effnet-style/correlation/{stage}/{pairs}x{dim}"
+
+
+def correlation_projection(stage: int, dim: int) -> np.ndarray:
+    """A fixed ±1/sqrt(dim) matrix from the bits of SHAKE-256 over a documented label.
+
+    Why not a seeded numpy generator: the vectors are evidence, and numpy does not promise
+    the same stream across versions; a hash's bits are the same on every machine. A
+    random sign projection keeps cosines between correlation vectors (Johnson-
+    Lindenstrauss) without fitting anything to any corpus.
+    """
+    channels = STAGE_CHANNELS[stage]
+    pairs = channels * (channels - 1) // 2
+    out = correlation_block_dim(stage, dim)
+    label = CORRELATION_LABEL.format(stage=stage, pairs=pairs, dim=out).encode()
+    bits = np.unpackbits(
+        np.frombuffer(hashlib.shake_256(label).digest(-(-pairs * out // 8)), np.uint8)
+    )
+    signs = bits[: pairs * out].astype(np.float32).reshape(pairs, out) * 2.0 - 1.0
+    return signs / np.float32(np.sqrt(out))
+
+
+def channel_correlations(fmap: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) → (B, C(C-1)/2): correlations of every channel pair over positions."""
+    flat = fmap.flatten(2)
+    centred = flat - flat.mean(dim=2, keepdim=True)
+    unit = centred / centred.norm(dim=2, keepdim=True).clamp_min(1e-6)
+    gram = unit @ unit.transpose(1, 2)
+    rows, cols = torch.triu_indices(gram.shape[1], gram.shape[1], 1, device=gram.device)
+    return gram[:, rows, cols]
 
 
 def lite0_weights_path() -> Path:
@@ -143,6 +210,10 @@ class EffnetStyleBackbone:
         # intra-op thread pool, which the model thread is using. Same float ops, same bits.
         self._mean = np.asarray(self.config.mean, dtype=np.float32).reshape(3, 1, 1)
         self._std = np.asarray(self.config.std, dtype=np.float32).reshape(3, 1, 1)
+        self._projections = [
+            torch.from_numpy(correlation_projection(s, self.config.correlation_dim)).to(self.device)
+            for s in self.config.correlation_stages
+        ]
         self.fingerprint = Fingerprint(
             name=name,
             weights_sha256=file_sha256(weights),
@@ -164,10 +235,16 @@ class EffnetStyleBackbone:
         arr /= self._std
         return torch.from_numpy(arr)
 
+    def _stage_maps(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        last = max((*self.config.stages, *self.config.correlation_stages))
+        with torch.inference_mode():
+            return stage_outputs(self.model, batch.to(self.device), last)
+
     def stage_statistics(self, batch: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Raw per-channel (mean, std) for every configured stage; used by tuning scripts too."""
-        with torch.inference_mode():
-            outs = stage_outputs(self.model, batch.to(self.device), max(self.config.stages))
+        return self._statistics(self._stage_maps(batch))
+
+    def _statistics(self, outs: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         stats = []
         for s in self.config.stages:
             fmap = outs[s].flatten(2)
@@ -175,8 +252,9 @@ class EffnetStyleBackbone:
         return stats
 
     def embed(self, batch: torch.Tensor) -> np.ndarray:
+        outs = self._stage_maps(batch)
         parts = []
-        for mean, std in self.stage_statistics(batch):
+        for mean, std in self._statistics(outs):
             chosen = []
             if self.config.include_mean:
                 chosen.append(mean)
@@ -185,4 +263,22 @@ class EffnetStyleBackbone:
             part = signed_power(torch.cat(chosen, dim=1), self.config.power)
             parts.append(l2_normalise(part))
         vec = l2_normalise(torch.cat(parts, dim=1))
+        if self.config.correlation_stages:
+            vec = self._with_correlations(vec, outs)
         return vec.float().cpu().numpy().astype(np.float32, copy=False)
+
+    def _with_correlations(
+        self, statistics: torch.Tensor, outs: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """The statistics block first, unchanged up to one constant factor, so a scorer can
+        still read the statistics alone; then one unit block per stage, weighted so that
+        the blocks together carry `correlation_weight` of the squared norm."""
+        share = (self.config.correlation_weight / len(self.config.correlation_stages)) ** 0.5
+        blocks = [statistics]
+        with torch.inference_mode():
+            for stage, projection in zip(
+                self.config.correlation_stages, self._projections, strict=True
+            ):
+                corr = channel_correlations(outs[stage]).float()
+                blocks.append(share * l2_normalise(corr @ projection))
+        return l2_normalise(torch.cat(blocks, dim=1))
