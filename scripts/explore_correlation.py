@@ -30,15 +30,14 @@ the same blocks, which are stored unit-normalised; 0.5 for the CSD protocol only
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from explore_two_block import csd_figures, normalised
-from grid_imitation_params import TilePaths, split_figures
-from index_path_weights import line, no_reference
+from grid_imitation_params import TilePaths, reembed_inputs_from_arguments, split_figures
+from index_path_weights import false_flags_without_reference, line, no_reference
 from PIL import Image
 
 from simdetect.backbones.effnet import EffnetStyleBackbone, EffnetStyleConfig
@@ -48,7 +47,6 @@ from simdetect.evaluation.imitations import (
     evaluate_leave_artists_out,
     figures_line,
 )
-from simdetect.index.store import open_index
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
@@ -118,37 +116,25 @@ def report(
     )
     # Open-world honesty without a reference: what `scan` with the index null answers.
     truth = np.array([table.names.index(t) for t in tiles.truth])
-    null = scorer.index_null()
-    ref = scorer.scores(x[n:], population=null.population)
-    artists = ~table.background
-    decided = ref[:, artists] > null.decision_thresholds(0.01)[None, artists]
-    flagged, _ = null.family_flags(ref, 0.05)
+    decided, flagged = false_flags_without_reference(scorer, x[n:])
     lao = evaluate_leave_artists_out(v, [table.names[c] for c in table.codes], ImitationParams())
     print(
         f"  without a reference: imitations {line(no_reference(scorer, x[:n], truth))}; "
-        f"{len(ref)} reference outputs: pairs decided {100 * decided.mean():.2f}%, flagged "
-        f"{100 * flagged.mean():.1f}%; leave-artists-out: pairs decided "
+        f"{len(x) - n} reference outputs: pairs decided {decided:.2f}%, flagged "
+        f"{flagged:.1f}%; leave-artists-out: pairs decided "
         f"{lao.pairs_decided:.2f}%, works flagged {lao.works_flagged:.2f}%",
         flush=True,
     )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("tiles", type=Path)
-    ap.add_argument("index", type=Path)
-    ap.add_argument("--cache", type=Path, required=True)
-    args = ap.parse_args()
+    inputs = reembed_inputs_from_arguments()
     torch.set_num_threads(2)
-    snap = open_index(args.index)
-    meta = snap.metadata
-    table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
-    tiles = TilePaths.under(args.tiles)
-    works = [Path(p) for p in meta["path"].tolist()]
+    snap, table, works, tiles = inputs.snapshot, inputs.table, inputs.works, inputs.tiles
 
     backbone = EffnetStyleBackbone(CORRELATED)
-    v2, per_work = cached(args.cache, "works", backbone, works)
-    x2, _ = cached(args.cache, "tiles", backbone, tiles.imitations + tiles.reference)
+    v2, per_work = cached(inputs.cache, "works", backbone, works)
+    x2, _ = cached(inputs.cache, "tiles", backbone, tiles.imitations + tiles.reference)
     v1_backbone = EffnetStyleBackbone()
     sample = works[: 8 * BATCH]
     _, v1_time = embedded(v1_backbone, sample)

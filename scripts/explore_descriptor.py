@@ -27,7 +27,6 @@ stored vectors (the script checks it).
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +34,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from explore_two_block import TwoBlock, csd_figures, normalised
-from grid_imitation_params import TilePaths, split_figures
+from grid_imitation_params import TilePaths, reembed_inputs_from_arguments, split_figures
 from PIL import Image
 
 from simdetect.backbones.effnet import EffnetStyleBackbone, EffnetStyleConfig, stage_outputs
 from simdetect.evaluation.imitations import evaluate_imitations, figures_line
-from simdetect.index.store import open_index
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
@@ -147,24 +145,16 @@ def imitation_line(v: np.ndarray, table: ArtistTable, x: np.ndarray, tiles: Tile
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("tiles", type=Path)
-    ap.add_argument("index", type=Path)
-    ap.add_argument("--cache", type=Path, required=True)
-    args = ap.parse_args()
+    inputs = reembed_inputs_from_arguments()
     torch.set_num_threads(2)
-    snap = open_index(args.index)
-    meta = snap.metadata
-    table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
-    works = [Path(p) for p in meta["path"].tolist()]
-    tiles = TilePaths.under(args.tiles)
+    snap, table, works, tiles = inputs.snapshot, inputs.table, inputs.works, inputs.tiles
 
     work_stats: dict[int, dict[str, np.ndarray]] = {}
     tile_stats: dict[int, dict[str, np.ndarray]] = {}
     for size in SIZES:
-        work_stats[size], per_image = cached_statistics(args.cache, "works", works, size)
+        work_stats[size], per_image = cached_statistics(inputs.cache, "works", works, size)
         tile_paths = tiles.imitations + tiles.reference
-        tile_stats[size], _ = cached_statistics(args.cache, "tiles", tile_paths, size)
+        tile_stats[size], _ = cached_statistics(inputs.cache, "tiles", tile_paths, size)
         print(f"input {size}: forward {1000 * per_image:.1f} ms per image", flush=True)
 
     stored = snap.vectors().astype(np.float64)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from simdetect.evaluation.imitations import evaluate_imitations, figures_line, held_out_mask
-from simdetect.index.store import open_index
+from simdetect.index.store import IndexSnapshot, open_index
 from simdetect.io.hashing import sha256_bytes
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
@@ -128,6 +128,35 @@ def inputs_from_arguments() -> Inputs:
     ap.add_argument("index", type=Path)
     args = ap.parse_known_args()[0]  # the calling script may read its own options
     return load_inputs(args.tiles, args.index)
+
+
+@dataclass
+class ReembedInputs:
+    """What a script that re-embeds the index's works and the tiles starts from."""
+
+    snapshot: IndexSnapshot
+    table: ArtistTable
+    works: list[Path]  # the paths the index recorded, in its order
+    tiles: TilePaths
+    cache: Path
+
+
+def reembed_inputs_from_arguments() -> ReembedInputs:
+    """`TILES INDEX --cache DIR` from the command line, opened."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tiles", type=Path)
+    ap.add_argument("index", type=Path)
+    ap.add_argument("--cache", type=Path, required=True)
+    args = ap.parse_args()
+    snap = open_index(args.index)
+    meta = snap.metadata
+    return ReembedInputs(
+        snapshot=snap,
+        table=ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist()),
+        works=[Path(p) for p in meta["path"].tolist()],
+        tiles=TilePaths.under(args.tiles),
+        cache=args.cache,
+    )
 
 
 def main() -> None:
