@@ -139,6 +139,7 @@ class ReembedInputs:
     works: list[Path]  # the paths the index recorded, in its order
     tiles: TilePaths
     cache: Path
+    extra: list[str]  # the calling script's own options
 
 
 def reembed_inputs_from_arguments() -> ReembedInputs:
@@ -147,7 +148,7 @@ def reembed_inputs_from_arguments() -> ReembedInputs:
     ap.add_argument("tiles", type=Path)
     ap.add_argument("index", type=Path)
     ap.add_argument("--cache", type=Path, required=True)
-    args = ap.parse_args()
+    args, extra = ap.parse_known_args()
     snap = open_index(args.index)
     meta = snap.metadata
     return ReembedInputs(
@@ -156,6 +157,7 @@ def reembed_inputs_from_arguments() -> ReembedInputs:
         works=[Path(p) for p in meta["path"].tolist()],
         tiles=TilePaths.under(args.tiles),
         cache=args.cache,
+        extra=extra,
     )
 
 
