@@ -28,7 +28,8 @@ the same blocks, which are stored unit-normalised; 0.5 for the CSD protocol only
 4. the cost: dimension, and embedding milliseconds per image (forward and descriptor).
 
 With `--index-path-lda` it prints instead, after the cost, what the index path (no
-reference) answers when artists are scored in the whitening + LDA block space.
+reference) answers when artists are scored in the whitening + LDA block space; with
+`--more-seeds`, the CSD protocol of v1 and the correlations on splits 2, 3 and 4.
 """
 
 from __future__ import annotations
@@ -95,14 +96,18 @@ def reweighted(
     return normalised(np.hstack([stats, np.sqrt(weight) * corr]).astype(np.float64))
 
 
+def csd_report(v: np.ndarray, table: ArtistTable, seeds: tuple[int, ...]) -> None:
+    for lam in (0.0, LAM):
+        space = "whitening" if not lam else "+ LDA block"
+        cols = [f"s{seed} {csd_figures(v, table.codes, seed, lam)}" for seed in seeds]
+        print(f"  CSD {space}: {' | '.join(cols)}", flush=True)
+
+
 def report(
     name: str, v: np.ndarray, x: np.ndarray, table: ArtistTable, tiles: TilePaths, full: bool
 ) -> None:
     print(f"{name} (dim {v.shape[1]})", flush=True)
-    for lam in (0.0, LAM):
-        space = "whitening" if not lam else "+ LDA block"
-        cols = [f"s{seed} {csd_figures(v, table.codes, seed, lam)}" for seed in (0, 1)]
-        print(f"  CSD {space}: {' | '.join(cols)}", flush=True)
+    csd_report(v, table, (0, 1))
     if not full:
         return
     for seed in (0, 1):
@@ -194,6 +199,11 @@ def main() -> None:
     v1 = normalised(v2[:, :sd].astype(np.float64))
     x1 = normalised(x2[:, :sd].astype(np.float64))
     corr_v, corr_x = v2.astype(np.float64), x2.astype(np.float64)
+    if "--more-seeds" in inputs.extra:  # the CSD protocol on splits nothing was chosen on
+        for name, v in (("v1", v1), (f"with correlations, weight {w:g}", corr_v)):
+            print(name, flush=True)
+            csd_report(v, table, (2, 3, 4))
+        return
     if "--index-path-lda" in inputs.extra:
         index_path_with_lda_block("v1", v1, x1, table, tiles)
         index_path_with_lda_block(f"correlations {w:g}", corr_v, corr_x, table, tiles)
