@@ -166,7 +166,7 @@ def index_path_with_lda_block(
 
 
 def main() -> None:
-    inputs = reembed_inputs_from_arguments()
+    inputs = reembed_inputs_from_arguments(("--index-path-lda", "--more-seeds"))
     torch.set_num_threads(2)
     snap, table, works, tiles = inputs.snapshot, inputs.table, inputs.works, inputs.tiles
 
@@ -199,12 +199,12 @@ def main() -> None:
     v1 = normalised(v2[:, :sd].astype(np.float64))
     x1 = normalised(x2[:, :sd].astype(np.float64))
     corr_v, corr_x = v2.astype(np.float64), x2.astype(np.float64)
-    if "--more-seeds" in inputs.extra:  # the CSD protocol on splits nothing was chosen on
+    if "--more-seeds" in inputs.flags:  # the CSD protocol on splits nothing was chosen on
         for name, v in (("v1", v1), (f"with correlations, weight {w:g}", corr_v)):
             print(name, flush=True)
             csd_report(v, table, (2, 3, 4))
         return
-    if "--index-path-lda" in inputs.extra:
+    if "--index-path-lda" in inputs.flags:
         index_path_with_lda_block("v1", v1, x1, table, tiles)
         index_path_with_lda_block(f"correlations {w:g}", corr_v, corr_x, table, tiles)
         return

@@ -139,16 +139,19 @@ class ReembedInputs:
     works: list[Path]  # the paths the index recorded, in its order
     tiles: TilePaths
     cache: Path
-    extra: list[str]  # the calling script's own options
+    flags: set[str]  # the calling script's own switches that were given
 
 
-def reembed_inputs_from_arguments() -> ReembedInputs:
-    """`TILES INDEX --cache DIR` from the command line, opened."""
+def reembed_inputs_from_arguments(flags: tuple[str, ...] = ()) -> ReembedInputs:
+    """`TILES INDEX --cache DIR` and the calling script's `flags` (switches) from the
+    command line, opened; anything else is refused, as argparse refuses it."""
     ap = argparse.ArgumentParser()
     ap.add_argument("tiles", type=Path)
     ap.add_argument("index", type=Path)
     ap.add_argument("--cache", type=Path, required=True)
-    args, extra = ap.parse_known_args()
+    for flag in flags:
+        ap.add_argument(flag, action="store_true")
+    args = ap.parse_args()
     snap = open_index(args.index)
     meta = snap.metadata
     return ReembedInputs(
@@ -157,7 +160,7 @@ def reembed_inputs_from_arguments() -> ReembedInputs:
         works=[Path(p) for p in meta["path"].tolist()],
         tiles=TilePaths.under(args.tiles),
         cache=args.cache,
-        extra=extra,
+        flags={f for f in flags if getattr(args, f.lstrip("-").replace("-", "_"))},
     )
 
 
