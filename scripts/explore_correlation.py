@@ -1,9 +1,12 @@
-"""Explored, not shipped as the default: channel-correlation blocks in the effnet-style descriptor.
+"""How channel-correlation blocks (effnet-style descriptor v2, the default since) were chosen.
 
     simdetect eval --imitations ../shared/corpora/sd15-styles/imitations \
         --reference ../shared/corpora/sd15-styles/reference --index IDX \
         --held-out-fraction 0.5 --seed 0 --out /tmp/imit-s0        # cuts and caches tiles
     python scripts/explore_correlation.py /tmp/imit-s0/tiles IDX --cache /tmp/correlation
+
+(IDX: an index built with descriptor v1, whose stored vectors the v2 statistics block is
+checked against; BENCHMARKS.md's figures came from one.)
 
 v1 describes each Lite0 stage by per-channel means and standard deviations: how strongly
 each filter fires, not which filters fire *together*. The second is what style transfer
@@ -44,7 +47,7 @@ from grid_imitation_params import TilePaths, reembed_inputs_from_arguments, spli
 from index_path_weights import false_flags_without_reference, line, no_reference
 from PIL import Image
 
-from simdetect.backbones.effnet import EffnetStyleBackbone, EffnetStyleConfig
+from simdetect.backbones.effnet import EFFNET_STYLE_V1, EffnetStyleBackbone, EffnetStyleConfig
 from simdetect.evaluation.attribution import evaluate_attribution, judged_figures
 from simdetect.evaluation.imitations import (
     evaluate_imitations,
@@ -55,7 +58,7 @@ from simdetect.evaluation.retrieval import split_queries
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
 
-CORRELATED = EffnetStyleConfig(correlation_stages=(2, 3, 4, 5))
+CORRELATED = EffnetStyleConfig()  # v2: correlation stages (2, 3, 4, 5), weight 0.25
 BATCH = 32
 LAM = 0.5
 
@@ -173,7 +176,7 @@ def main() -> None:
     backbone = EffnetStyleBackbone(CORRELATED)
     v2, per_work = cached(inputs.cache, "works", backbone, works)
     x2, _ = cached(inputs.cache, "tiles", backbone, tiles.imitations + tiles.reference)
-    v1_backbone = EffnetStyleBackbone()
+    v1_backbone = EffnetStyleBackbone(EFFNET_STYLE_V1)
     sample = works[: 8 * BATCH]
     for warm_up in (v1_backbone, backbone):
         embedded(warm_up, sample[:BATCH])

@@ -28,7 +28,7 @@ stored vectors (the script checks it).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from explore_two_block import TwoBlock, csd_figures, normalised
 from grid_imitation_params import TilePaths, reembed_inputs_from_arguments, split_figures
 from PIL import Image
 
-from simdetect.backbones.effnet import EffnetStyleBackbone, EffnetStyleConfig, stage_outputs
+from simdetect.backbones.effnet import EFFNET_STYLE_V1, EffnetStyleBackbone, stage_outputs
 from simdetect.evaluation.imitations import evaluate_imitations, figures_line
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.imitation import ImitationParams, ImitationScorer
@@ -70,7 +70,7 @@ VARIANTS = (
 def raw_statistics(paths: list[Path], size: int) -> tuple[dict[str, np.ndarray], float]:
     """Per-channel mean, std (every stage) and max (stages 4-6) at one input size, and the
     forward seconds per image."""
-    backbone = EffnetStyleBackbone(EffnetStyleConfig(input_size=size))
+    backbone = EffnetStyleBackbone(replace(EFFNET_STYLE_V1, input_size=size))
     parts: dict[str, list[np.ndarray]] = {}
     forward = 0.0
     for start in range(0, len(paths), BATCH):

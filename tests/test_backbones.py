@@ -104,7 +104,7 @@ def test_list_backbones_offers_offline_effnet_style() -> None:
     infos = {info.name: info for info in list_backbones()}
     effnet = infos["effnet-style"]
     assert effnet.offline is True
-    assert effnet.dim == EffnetStyleConfig().dim == 1536
+    assert effnet.dim == EffnetStyleConfig().dim == 2560
     assert effnet.description
 
 
@@ -441,7 +441,7 @@ def test_scanning_effnet_index_with_clip_is_refused(
     message = str(info.value)
     assert "built with effnet-style" in message
     assert f"cannot be queried with {CLIP_RANDOM}" in message
-    assert "dim: 1536 != 384" in message  # says exactly what differs
+    assert "dim: 2560 != 384" in message  # says exactly what differs
     assert "weights_sha256" in message
     assert "Re-index" in message
 

@@ -167,7 +167,7 @@ def test_index_info_json(json_index: Path, scanned, seeds_dir: Path, backbone: B
     assert info["works"] == sum(per_folder.values()) == m.count
     assert info["background"] == {}
     assert info["path"] == str(json_index.resolve())
-    assert info["dim"] == backbone.dim == 1536
+    assert info["dim"] == backbone.dim == 2560
     assert info["backbone"] == {
         "spec": "effnet-style",
         "name": "effnet-style",

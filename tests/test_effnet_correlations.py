@@ -1,4 +1,4 @@
-"""The effnet-style descriptor's optional channel-correlation blocks (off by default)."""
+"""The effnet-style descriptor's channel-correlation blocks (v2, the default) and v1 beside it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from simdetect.backbones import Backbone
+from simdetect.backbones import Backbone, statistics_view
 from simdetect.backbones.effnet import (
+    EFFNET_STYLE_V1,
     EffnetStyleBackbone,
     EffnetStyleConfig,
     channel_correlations,
@@ -20,7 +21,13 @@ from simdetect.backbones.effnet import (
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-CORRELATED = EffnetStyleConfig(correlation_stages=(2, 3, 4, 5))
+CORRELATED = EffnetStyleConfig()
+# What every index built before descriptor v2 holds in its manifest: it must never change,
+# or those indexes stop resolving to the descriptor that made their vectors.
+V1_DESCRIPTOR = (
+    "effnet-style v1: per-channel mean+std of stages [1, 2, 3, 4, 5, 6], signed power 0.5, "
+    "each stage L2-normalised, concatenated, L2-normalised"
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,28 +42,36 @@ def correlated() -> EffnetStyleBackbone:
     return EffnetStyleBackbone(CORRELATED)
 
 
+@pytest.fixture(scope="module")
+def v1() -> EffnetStyleBackbone:
+    return EffnetStyleBackbone(EFFNET_STYLE_V1)
+
+
 def _embed(bb: Backbone, images: list[Image.Image]) -> np.ndarray:
     return bb.embed(torch.stack([bb.preprocess(im) for im in images]))
 
 
-def test_default_descriptor_has_no_correlations() -> None:
-    # Every index built so far is v1; the default must stay exactly that.
-    assert EffnetStyleConfig().dim == EffnetStyleConfig().statistics_dim == 1536
-    assert "correlation" not in EffnetStyleConfig().describe_descriptor()
+def test_default_descriptor_is_v2_and_v1_is_unchanged() -> None:
+    assert CORRELATED.correlation_stages == (2, 3, 4, 5) and CORRELATED.version == "2"
+    assert CORRELATED.statistics_dim == 1536 and CORRELATED.dim == 2560
+    assert CORRELATED.describe_descriptor().startswith("effnet-style v2:")
+    assert EFFNET_STYLE_V1.dim == EFFNET_STYLE_V1.statistics_dim == 1536
+    assert EFFNET_STYLE_V1.describe_descriptor() == V1_DESCRIPTOR
 
 
 def test_correlated_vector_keeps_the_statistics_block(
-    backbone: Backbone, correlated: EffnetStyleBackbone, images: list[Image.Image]
+    v1: EffnetStyleBackbone, correlated: EffnetStyleBackbone, images: list[Image.Image]
 ) -> None:
     # Stages 2-5 have 40, 80, 112 and 192 channels: 780 pairs and more, each cut to 256.
     assert CORRELATED.dim == 1536 + 4 * 256 == correlated.dim == correlated.fingerprint.dim
-    v1, v2 = _embed(backbone, images), _embed(correlated, images)
+    old, v2 = _embed(v1, images), _embed(correlated, images)
     assert v2.shape == (len(images), CORRELATED.dim) and v2.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v2, axis=1), 1.0, atol=1e-5)
     # The statistics come first, unchanged up to the constant 1 / sqrt(1 + weight), so a
     # scorer may still read v1 out of a correlated vector.
     scale = np.sqrt(1.0 + CORRELATED.correlation_weight)
-    np.testing.assert_allclose(v2[:, :1536] * scale, v1, atol=1e-5)
+    np.testing.assert_allclose(v2[:, :1536] * scale, old, atol=1e-5)
+    np.testing.assert_allclose(statistics_view(v2, 1536), old, atol=1e-5)
     # Each stage's block is a unit vector times sqrt(weight / stages).
     share = np.sqrt(CORRELATED.correlation_weight / 4) / scale
     blocks = v2[:, 1536:].reshape(len(images), 4, 256)
@@ -125,10 +140,12 @@ def test_projection_is_fixed_by_its_label_not_by_any_random_state() -> None:
 
 
 def test_correlated_fingerprint_differs_and_names_the_recipe(
-    backbone: Backbone, correlated: EffnetStyleBackbone
+    backbone: Backbone, v1: EffnetStyleBackbone, correlated: EffnetStyleBackbone
 ) -> None:
     fp = correlated.fingerprint
-    assert fp.descriptor_version != backbone.fingerprint.descriptor_version
+    assert fp == backbone.fingerprint  # the registry's effnet-style is v2
+    assert v1.fingerprint.descriptor_version == V1_DESCRIPTOR
+    assert fp.descriptor_version != v1.fingerprint.descriptor_version
     assert "channel correlations of stages [2, 3, 4, 5]" in fp.descriptor_version
     assert "simdetect/effnet-style/correlation/" in fp.descriptor_version
     assert fp.weights_sha256 == backbone.fingerprint.weights_sha256

@@ -52,10 +52,11 @@ def test_eval_cli_on_seeds(seeds_dir: Path, tmp_path: Path) -> None:
         "csls15",
         "discriminant",
         "discriminant+csls15",
+        "scan ranking",
     }
     assert (overall["mAP@1"] >= 80).all()  # the demo styles are clearly separable
     per_artist = pd.read_csv(tmp_path / "out1/retrieval_per_artist.csv")
-    assert len(per_artist) == 4 * 8 and "水墨山人" in set(per_artist["artist"])
+    assert len(per_artist) == 5 * 8 and "水墨山人" in set(per_artist["artist"])
     verification = pd.read_csv(tmp_path / "out1/verification.csv")
     assert (verification["roc_auc"] > 0.9).all()
     assert pd.read_csv(tmp_path / "out1/verification_per_artist.csv")["works"].sum() == 128

@@ -122,9 +122,10 @@ def test_reference_set_is_stored_listed_and_used_by_scan(
         # 24 reference outputs cannot support a 1% decision: undecided, and it says why
         assert first["decision"] is None and "too few" in first["reason"]
         assert first["n_impostors"] == 24
-    # removing the generator's offset must not hurt attribution, and must be good here
-    assert _top1(ref) >= _top1(plain)
-    assert _top1(ref) >= 0.75
+    # Attribution must be good either way. With a reference the score reads the statistics
+    # block, without one the whole v2 vector: that removing the generator's offset does
+    # not hurt attribution *in one space* is test_descriptor_v2's, on a v1 index.
+    assert _top1(ref) >= 0.75 and _top1(plain) >= 0.75
 
 
 def test_reference_refusals(index_copy: Path, generated: tuple[Path, Path], tmp_path: Path) -> None:

@@ -328,6 +328,38 @@ def test_a_record_made_before_standardised_margins_still_verifies(
     assert not verify_report(made.json_path).ok
 
 
+def test_a_record_made_before_the_ranking_space_still_verifies(
+    index_copy: Path,
+    seeds_dir: Path,
+    backbone: Backbone,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records made before nearest works were ordered in the learned space name no
+    `ranking`: they are re-checked with plain cosine order, as they were made."""
+    import simdetect.report.case as case_module
+
+    monkeypatch.setattr(case_module, "ScanParams", functools.partial(ScanParams, ranking=None))
+    suspects = copy_suspects(seeds_dir, tmp_path / "suspects", IMITATION, "suspect_06.png")
+    made = json_report(suspects, index_copy, "T-plain", tmp_path / "out", backbone)
+    monkeypatch.undo()
+    assert made.json_path is not None
+    record = json.loads(made.json_path.read_text(encoding="utf-8"))
+    assert record["method"]["ranking"] is None
+    scans = [s["scan"] for s in record["suspects"]]
+    for scan in scans:  # plain cosine order, and every other field as ever
+        sims = [m["similarity"] for m in scan["matches"]]
+        assert sims == sorted(sims, reverse=True)
+        assert scan["nearest_works"] == "nearest works ordered by plain cosine"
+        assert scan["ranking_state"] is None and scan["imitation_state"] is not None
+        assert all(e["contrastive"] is not None for e in scan["ranking"])
+    del record["method"]["ranking"]  # what older records hold
+    made.json_path.write_text(json.dumps(seal(record), ensure_ascii=False), encoding="utf-8")
+    for _ in range(2):
+        result = verify_report(made.json_path)
+        assert result.ok, [(c.area, c.subject, c.detail) for c in result.failures]
+
+
 def test_verify_reports_a_missing_file(report: ReportOutputs, tmp_path: Path) -> None:
     path = tampered_copy(report, tmp_path)
     record = json.loads(path.read_text(encoding="utf-8"))

@@ -5,12 +5,15 @@ from simdetect.backbones.base import (
     BackboneError,
     BackboneUnavailable,
     Fingerprint,
+    statistics_view,
 )
 from simdetect.backbones.registry import (
     DEFAULT_BACKBONE,
     BackboneInfo,
+    backbone_for_fingerprint,
     list_backbones,
     load_backbone,
+    statistics_columns,
 )
 
 __all__ = [
@@ -20,6 +23,9 @@ __all__ = [
     "BackboneInfo",
     "BackboneUnavailable",
     "Fingerprint",
+    "backbone_for_fingerprint",
     "list_backbones",
     "load_backbone",
+    "statistics_columns",
+    "statistics_view",
 ]

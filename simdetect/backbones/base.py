@@ -75,3 +75,16 @@ class Backbone(Protocol):
 
 def l2_normalise(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
+
+
+def statistics_view(vectors: np.ndarray, columns: int | None) -> np.ndarray:
+    """The leading `columns` of each row, L2-normalised again (None: the rows as they are).
+
+    With `registry.statistics_columns` this reads a descriptor's statistics block as the
+    vector it is on its own (effnet-style v2's first 1536 columns are v1's vector).
+    """
+    if columns is None:
+        return vectors
+    block = np.asarray(vectors)[:, :columns]
+    norms = np.linalg.norm(block, axis=1, keepdims=True)
+    return block / np.maximum(norms, np.asarray(1e-12, dtype=block.dtype))

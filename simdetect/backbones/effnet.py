@@ -40,12 +40,13 @@ class EffnetStyleConfig:
     include_mean: bool = True
     include_std: bool = True
     power: float = 0.5
-    version: str = "1"
+    version: str = "2"
     mean: tuple[float, float, float] = field(default=LITE_MEAN)
     std: tuple[float, float, float] = field(default=LITE_STD)
-    # Channel correlations (which filters fire together: the Gram matrix of style transfer),
-    # off by default; BENCHMARKS.md, "Channel correlations", says what they win and cost.
-    correlation_stages: tuple[int, ...] = ()
+    # Channel correlations (which filters fire together: the Gram matrix of style transfer)
+    # after the statistics; BENCHMARKS.md, "Channel correlations", says what they win and
+    # cost. `EFFNET_STYLE_V1` is the descriptor without them, which older indexes hold.
+    correlation_stages: tuple[int, ...] = (2, 3, 4, 5)
     correlation_dim: int = 256
     correlation_weight: float = 0.25
 
@@ -93,6 +94,10 @@ class EffnetStyleConfig:
             f"each L2-normalised, together weighted {self.correlation_weight:g} in squared "
             f"norm), concatenated after the statistics, L2-normalised"
         )
+
+
+# Indexes built before descriptor v2 hold these vectors; they keep being read with it.
+EFFNET_STYLE_V1 = EffnetStyleConfig(version="1", correlation_stages=())
 
 
 def correlation_block_dim(stage: int, dim: int) -> int:

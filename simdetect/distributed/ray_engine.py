@@ -78,7 +78,7 @@ class EmbedActor:
     def __init__(
         self,
         spec: str,
-        fingerprint: str,
+        fingerprint: dict[str, Any],
         device: str,
         limits: LoadLimits,
         workers: int,
@@ -87,18 +87,21 @@ class EmbedActor:
     ) -> None:
         import torch
 
-        from simdetect.backbones import load_backbone
+        from simdetect.backbones import Fingerprint, backbone_for_fingerprint
         from simdetect.runtime import tune_allocator
 
         tune_allocator()
         if threads > 0:
             torch.set_num_threads(threads)
-        self.backbone = load_backbone(spec, device)
-        actual = self.backbone.fingerprint.digest()
-        if actual != fingerprint:
+        # The driver's descriptor, not the name's newest: an index built before a new
+        # default keeps getting the vectors it holds.
+        wanted = Fingerprint.from_dict(fingerprint)
+        self.backbone = backbone_for_fingerprint(spec, wanted, device)
+        actual, expected = self.backbone.fingerprint.digest(), wanted.digest()
+        if actual != expected:
             raise BackboneError(
                 f"backbone {spec!r} on Ray worker {os.uname().nodename} has fingerprint "
-                f"{actual[:12]}…, the driver's has {fingerprint[:12]}…: install the same "
+                f"{actual[:12]}…, the driver's has {expected[:12]}…: install the same "
                 "weights and simdetect version on every node"
             )
         if known is not None and not isinstance(known, frozenset):
@@ -221,7 +224,7 @@ class RayEngine:
             EmbedActor,
             fn_constructor_kwargs={
                 "spec": backbone.name,
-                "fingerprint": backbone.fingerprint.digest(),
+                "fingerprint": backbone.fingerprint.to_dict(),
                 "device": "cuda" if self.gpus_per_actor > 0 else "cpu",
                 "limits": limits,
                 "workers": workers,

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from simdetect.backbones import statistics_columns, statistics_view
 from simdetect.backbones.base import Backbone
 from simdetect.copies.indexed import gate_for, load_work
 from simdetect.copies.regions import RegionDescriber
@@ -120,13 +121,17 @@ def measure_copy_cost(
         index_dir=cache_dir,
     )
     build_s = time.perf_counter() - start
-    vectors = np.concatenate(
-        [
-            backbone.embed(
-                torch.stack([backbone.preprocess(load_work(w)) for w in works[i : i + 32]])
-            )
-            for i in range(0, len(works), 32)
-        ]
+    columns = statistics_columns(backbone.fingerprint)  # the gate's cosine, as a scan's
+    vectors = statistics_view(
+        np.concatenate(
+            [
+                backbone.embed(
+                    torch.stack([backbone.preprocess(load_work(w)) for w in works[i : i + 32]])
+                )
+                for i in range(0, len(works), 32)
+            ]
+        ),
+        columns,
     )
     rows = []
     for s in sets:
@@ -136,7 +141,9 @@ def measure_copy_cost(
         for b in range(0, len(s.images), 16):
             batch = s.images[b : b + 16]
             t0 = time.perf_counter()
-            vecs = backbone.embed(torch.stack([backbone.preprocess(im) for im in batch]))
+            vecs = statistics_view(
+                backbone.embed(torch.stack([backbone.preprocess(im) for im in batch])), columns
+            )
             style_t.append((time.perf_counter() - t0) / len(batch))
             for image, vec, source in zip(batch, vecs, s.copies_of[b : b + 16], strict=True):
                 t1 = time.perf_counter()

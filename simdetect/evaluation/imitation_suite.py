@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simdetect.backbones import Backbone
+from simdetect.backbones import Backbone, statistics_columns, statistics_view
 from simdetect.defaults import DEFAULT_FAMILY_FPR
 from simdetect.embed import embed_files
 from simdetect.evaluation.grids import DEFAULT_GRID, Tile, cut_tree
@@ -125,7 +125,11 @@ def run_imitation_eval(
     meta = snap.metadata
     vectors = snap.vectors().astype(np.float64)
     table = ArtistTable.build(meta["artist"].tolist(), meta["role"].tolist())
-    scorer = ImitationScorer(vectors, table, params)
+    # With a generator reference the score reads the descriptor's statistics block, as a
+    # scan with a reference does (`scan.imitation`); leave-artists-out is the index path.
+    columns = statistics_columns(snap.fingerprint)
+    scorer = ImitationScorer(statistics_view(vectors, columns), table, params)
+    x_imi, x_ref = statistics_view(x_imi, columns), statistics_view(x_ref, columns)
     groups = np.array([str(t.source) for t in ref_tiles])
     truth = [str(t.label) for t in imi_tiles]
     if held_out_fraction > 0:

@@ -16,6 +16,9 @@ import pandas as pd
 from simdetect.evaluation.metrics import average_precision_at_k, recall_at_k
 from simdetect.scoring.discriminant import DiscriminantParams, fit_discriminant
 from simdetect.scoring.hubness import DEFAULT_HUBNESS_K, csls, neighbourhood_radius
+from simdetect.scoring.ranking import RankingParams, fit_ranking
+
+RANKING_METHOD = "scan ranking"  # the order `scan` lists nearest works in
 
 KS = (1, 10, 100)
 
@@ -63,6 +66,7 @@ def evaluate_retrieval(
     seed: int = 0,
     hubness_k: int = DEFAULT_HUBNESS_K,
     discriminant: DiscriminantParams | None = None,
+    ranking: RankingParams | None = None,
 ) -> RetrievalResult:
     qmask = split_queries(codes, query_fraction, seed)
     q, d = vectors[qmask].astype(np.float64), vectors[~qmask].astype(np.float64)
@@ -88,6 +92,9 @@ def evaluate_retrieval(
         methods[f"discriminant+csls{hubness_k}"] = csls(
             ps, neighbourhood_radius(ps, hubness_k), neighbourhood_radius(pdd, hubness_k)
         )
+    if ranking is not None:
+        # The space `scan` orders nearest works in, fitted on the database works only.
+        methods[RANKING_METHOD] = fit_ranking(d, dc, ranking).scores(q)
     overall: dict[str, dict[str, float]] = {}
     rows = []
     for method, scores in methods.items():

@@ -25,6 +25,7 @@ from simdetect.io.atomic import atomic_path
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.calibration import ScoringParams
 from simdetect.scoring.imitation import ImitationParams
+from simdetect.scoring.ranking import RankingParams
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def run_eval(
         params.hubness_k,
         # The imitation score's projection, learned from the database works only.
         discriminant=ImitationParams().discriminant(),
+        ranking=RankingParams(),
     )
     verification = evaluate_verification(vectors, table, params, target_fpr)
     attribution = evaluate_attribution(

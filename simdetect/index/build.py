@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simdetect.backbones import Backbone, load_backbone
+from simdetect.backbones import Backbone, backbone_for_fingerprint, load_backbone
 from simdetect.defaults import DEFAULT_COMMIT_EVERY
 from simdetect.embed import EmbeddedBatch, embed_files
 from simdetect.index.manifest import Manifest
@@ -39,7 +39,8 @@ class AddSummary:
 
 
 def backbone_for_index(index_dir: Path, requested: str | None, device: str = "cpu") -> Backbone:
-    """The backbone an existing index was built with, or the requested one for a new index."""
+    """The backbone an existing index was built with (the very descriptor, even where its
+    name now stands for a newer one), or the requested one for a new index."""
     if read_current(index_dir) is not None:
         snap = open_index(index_dir, verify=False)
         spec = snap.manifest.backbone_spec
@@ -47,7 +48,7 @@ def backbone_for_index(index_dir: Path, requested: str | None, device: str = "cp
             backbone = load_backbone(requested, device)
             snap.require_fingerprint(backbone.fingerprint)
             return backbone
-        return load_backbone(spec, device)
+        return backbone_for_fingerprint(spec, snap.fingerprint, device)
     return load_backbone(requested or "effnet-style", device)
 
 

@@ -8,7 +8,7 @@ against, the record. Field by field documentation: SCHEMA.md in this package.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -282,6 +282,8 @@ def method_section(scan: CaseScan) -> dict[str, Any]:
         "reference": params.reference,
         "family_fpr": params.family_fpr,
         "contrastive": params.imitation.record(),
+        # How the nearest works were ordered (None: plain cosine); see scoring.ranking.
+        "ranking": None if params.ranking is None else asdict(params.ranking),
         "top_k": params.top_k,
         "near_duplicate_bits": NEAR_DUPLICATE_BITS,
         "software": versions,

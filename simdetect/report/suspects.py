@@ -21,6 +21,7 @@ from simdetect.report.errors import ReportError
 from simdetect.scan import Scanner, ScanParams, open_scanner, scan_in_order
 from simdetect.scoring.calibration import ScoringParams
 from simdetect.scoring.imitation import ImitationParams
+from simdetect.scoring.ranking import RankingParams
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,10 @@ def scan_params(
     reference: str | None = None,
     family_fpr: float = DEFAULT_FAMILY_FPR,
     imitation: ImitationParams | None = None,
+    ranking: RankingParams | None = None,
 ) -> ScanParams:
-    """The scan parameters a record names, rebuilt for a re-check."""
+    """The scan parameters a record names, rebuilt for a re-check (`ranking` None: nearest
+    works by plain cosine, as every record made before the ranking space names none)."""
     return ScanParams(
         top_k=top_k,
         target_fpr=target_fpr,
@@ -86,4 +89,5 @@ def scan_params(
         reference=reference,
         family_fpr=family_fpr,
         imitation=imitation or ImitationParams(),
+        ranking=ranking,
     )

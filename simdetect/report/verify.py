@@ -53,6 +53,7 @@ from simdetect.report.software import software_versions
 from simdetect.report.suspects import CaseScan, scan_params
 from simdetect.scan import open_scanner, scan_in_order
 from simdetect.scoring.imitation import ImitationParams
+from simdetect.scoring.ranking import RankingParams
 
 log = logging.getLogger(__name__)
 
@@ -439,6 +440,8 @@ def check_scores(
         # re-scored with the contrastive method the record names, so a record made by an
         # earlier version (before the second-order alignment) re-checks as it was made
         ImitationParams.from_record(method.get("contrastive") or {}),
+        # and its nearest works ordered as the record says (none named: plain cosine)
+        RankingParams(**method["ranking"]) if method.get("ranking") else None,
     )
     suspects = record["suspects"]
     missing = FileState("missing")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from simdetect.backbones import statistics_columns, statistics_view
 from simdetect.copies.indexed import CopyUnavailable, open_detector
 from simdetect.copies.verdict import MAX_SIDE, CopyCheck, CopyDetector
 from simdetect.index.store import IndexSnapshot
@@ -53,6 +54,9 @@ class CopyStep:
         self._detector: CopyDetector | None = None
         self._vectors: np.ndarray | None = None
         self._unavailable: str | None = None
+        # The gate's cosine (and the style short list) is the statistics block's: that is
+        # the cosine the gate was measured in (BENCHMARKS.md, "Copy verdict").
+        self._columns = statistics_columns(snapshot.fingerprint)
 
     def warm(self) -> str | None:
         """Build (or load) the detector now; the reason it is unavailable, if it is."""
@@ -77,9 +81,8 @@ class CopyStep:
                 self._unavailable = str(exc)
                 return None
             self._detector = detector
-            self._vectors = self.snapshot.vectors()[np.asarray(rows, dtype=np.int64)].astype(
-                np.float32
-            )
+            works = self.snapshot.vectors()[np.asarray(rows, dtype=np.int64)]
+            self._vectors = statistics_view(works, self._columns).astype(np.float32)
         return self._detector
 
     def check(
@@ -90,7 +93,8 @@ class CopyStep:
         if detector is None or self._vectors is None:
             reason = self._unavailable or "copy detection is not available"
             return None, CopyCheck.not_checked(reason, self.target_fpr).to_json()
-        cosines = self._vectors @ np.asarray(vector, dtype=np.float32)
+        suspect = statistics_view(np.asarray(vector, dtype=np.float32)[None, :], self._columns)
+        cosines = self._vectors @ suspect[0].astype(np.float32)
         hashes = [rec.phash] if rec.phash else None
         try:
             check, finding = detector.check(

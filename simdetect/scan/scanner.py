@@ -30,6 +30,7 @@ from simdetect.io.images import LoadLimits
 from simdetect.scan.calibrate import artist_table, load_or_compute
 from simdetect.scan.copies import CopyStep, ImageSource, file_loader
 from simdetect.scan.imitation import ImitationScoring
+from simdetect.scan.ranking import ranking_for
 from simdetect.scan.result import (
     SCHEMA_VERSION,
     ArtistScore,
@@ -43,6 +44,7 @@ from simdetect.scoring.calibration import DEFAULT_TARGET_FPR, Calibration, Scori
 from simdetect.scoring.contrastive import FamilyVerdict
 from simdetect.scoring.hubness import csls, neighbourhood_radius
 from simdetect.scoring.imitation import ImitationParams
+from simdetect.scoring.ranking import RankingParams, RankingSpace
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,11 @@ class ScanParams:
     reference: str | None = None  # a generator reference set stored with the index
     family_fpr: float = DEFAULT_FAMILY_FPR
     imitation: ImitationParams = field(default_factory=ImitationParams)
+    # The space nearest works are ordered in (None: plain cosine, as before it existed).
+    ranking: RankingParams | None = field(default_factory=RankingParams)
 
+
+PLAIN_RANKING = "nearest works ordered by plain cosine"
 
 Scored = tuple[list[ArtistScore], list[Match], FamilyVerdict | None]
 
@@ -114,6 +120,12 @@ class Scanner:
             )
         elif self.params.reference:
             self.require_contrastive()
+        # Nearest works are ordered in a space learned from the index's works where it has
+        # one to learn from (`scoring.ranking`); otherwise by plain cosine.
+        self.ranking: RankingSpace | None = None
+        wanted = self.params.ranking
+        if wanted is not None and self.calibration.calibrated and not snapshot.approximate:
+            self.ranking = ranking_for(snapshot, self.table, wanted, reproducible=reproducible)
 
     def require_contrastive(self) -> ImitationScoring:
         """Refuses what needs contrastive scoring (a generator reference) where there is none."""
@@ -141,6 +153,10 @@ class Scanner:
             "index_generation": m.generation,
             "index_snapshot": self.snapshot.snapshot_digest(),
             "score_method": self.params.scoring.describe(),
+            "nearest_works": (
+                PLAIN_RANKING if self.ranking is None else self.ranking.params.describe()
+            ),
+            "ranking_state": None if self.ranking is None else self.ranking.digest(),
             "calibration": {
                 "state": "calibrated" if cal.calibrated else "uncalibrated",
                 "reason": cal.reason,
@@ -195,12 +211,13 @@ class Scanner:
         )
         relative = per_artist_topk(corrected, self.table, p.k)
         hashes: list[str | None] = list(phashes) if phashes is not None else [None] * len(vectors)
+        order = sims if self.ranking is None else self.ranking.scores(vectors)
         im = self.imitation
         if im is None:
             return [
                 (
                     self._ranking(similarity[i], relative[i]),
-                    self._matches(sims[i], hashes[i]),
+                    self._matches(sims[i], hashes[i], order[i]),
                     None,
                 )
                 for i in range(len(vectors))
@@ -209,7 +226,7 @@ class Scanner:
         return [
             (
                 self._ranking(similarity[i], relative[i], contrastive[i]),
-                self._matches(sims[i], hashes[i]),
+                self._matches(sims[i], hashes[i], order[i]),
                 im.family(contrastive[i], None if closeness is None else closeness[i]),
             )
             for i in range(len(vectors))
@@ -326,8 +343,10 @@ class Scanner:
         )
         return ranking
 
-    def _matches(self, sims: np.ndarray, query_phash: str | None) -> list[Match]:
-        usable = np.where(self._is_bg | ~np.isfinite(sims), -np.inf, sims)
+    def _matches(self, sims: np.ndarray, query_phash: str | None, order: np.ndarray) -> list[Match]:
+        """The top works by `order` (the ranking space's scores, or `sims` themselves),
+        each shown with its plain cosine."""
+        usable = np.where(self._is_bg | ~np.isfinite(sims), -np.inf, order)
         k = min(self.params.top_k, int(np.isfinite(usable).sum()))
         if k <= 0:
             return []
