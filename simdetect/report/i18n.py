@@ -314,12 +314,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     # Matches
     "matches.title": ("涉案图像与最相近的已收录作品", "The image and its nearest indexed works"),
     "matches.intro": (
-        "左侧为涉案图像，右侧为索引中与其最相似的作品（背景作品不列出）。相似度为余弦相似度"
-        "（−1 至 1，1 表示特征向量相同）；感知哈希距离 ≤ 8 提示可能是同一作品的编辑副本。",
-        "Left: the image examined; right: the most similar works in the index (background "
-        "works are never listed). Similarity is cosine similarity (−1 to 1; 1 = identical "
-        "feature vectors); a perceptual-hash distance of 8 or less suggests an edited copy "
-        "of that very work.",
+        "左侧为涉案图像，右侧为索引中与其最相近的作品（背景作品不列出），按方法一节所述的顺序"
+        "排列（从已收录作品学习的空间，或余弦相似度），因此顺序可能与相似度一栏不同。相似度为"
+        "余弦相似度（−1 至 1，1 表示特征向量相同）；"
+        "感知哈希距离 ≤ 8 提示可能是同一作品的编辑副本。",
+        "Left: the image examined; right: the nearest works in the index (background works "
+        "are never listed), nearest first in the order the method section names (a space "
+        "learned from the indexed works, or plain cosine), so the order may differ from the "
+        "similarity column. Similarity is cosine similarity (−1 to 1; 1 = identical feature "
+        "vectors); a perceptual-hash distance of 8 or less suggests an edited copy of that "
+        "very work.",
     ),
     "matches.suspect": ("涉案图像", "Image examined"),
     "matches.similarity": ("相似度", "Similarity"),
@@ -455,6 +459,17 @@ STRINGS: dict[str, tuple[str, str]] = {
         "same over CSLS-corrected similarities 2cos(q,x) − r(q) − r(x), where r is the mean "
         "cosine to the {hubness_k} nearest indexed works",
     ),
+    "method.nearest": ("最相近作品的排序", "Order of the nearest works"),
+    "method.nearest.learned": (
+        "在从已收录作品学习的空间中排序（艺术家内部白化，并加上 {lda_dim} 个艺术家间判别方向），"
+        "经 CSLS 校正（减去各作品与其最近的 {hubness_k} 件作品的平均余弦相似度之半）；"
+        "列出的相似度仍为余弦相似度",
+        "ordered in a space learned from the indexed works (within-artist whitening beside "
+        "{lda_dim} between-artist directions), hubness-corrected (each work less half its "
+        "mean cosine to its {hubness_k} nearest works); the similarity shown is the plain "
+        "cosine",
+    ),
+    "method.nearest.plain": ("按余弦相似度排序", "ordered by cosine similarity"),
     "method.params": ("评分参数", "Scoring parameters"),
     "method.target_fpr": ("目标误报率", "Target false-positive rate"),
     "method.software": ("软件版本", "Software versions"),
