@@ -24,6 +24,7 @@ from simdetect.index import IndexWriter, ann, open_index
 from simdetect.index.store import AnnRequest
 from simdetect.io.image_record import ImageRecord
 from simdetect.scan import Scanner
+from simdetect.scan.scanner import PLAIN_RANKING, ScanParams
 
 SIMDETECT = Path(sys.executable).parent / "simdetect"
 N = 12_000
@@ -191,12 +192,14 @@ def test_scan_same_schema_flat_and_approximate(
 ) -> None:
     suspects = sorted(p for p in (seeds_dir / "suspects").iterdir() if p.is_file())
 
-    def scan() -> list[dict]:
-        scanner = Scanner(open_index(index_copy))
+    def scan(params: ScanParams | None = None) -> list[dict]:
+        scanner = Scanner(open_index(index_copy), params)
         results = list(scanner.scan_files(suspects, backbone, workers=1))
         return [r.to_json(scanner.context()) for r in results]
 
-    flat = scan()
+    # An approximate index lists nearest works by plain cosine (the learned ranking space
+    # needs every vector): compare with a flat scan ordered the same way.
+    flat = scan(ScanParams(ranking=None))
     result = invoke("index", "optimize", "--index", index_copy, "--type", "hnsw", "--queries", 64)
     assert result.exit_code == 0, result.output
     assert open_index(index_copy).approximate
@@ -211,6 +214,8 @@ def test_scan_same_schema_flat_and_approximate(
         assert f["matches"][0].keys() == a["matches"][0].keys()
         assert f["ranking"][0]["artist"] == a["ranking"][0]["artist"]
         assert a["matches"][0]["path"] == f["matches"][0]["path"]
+        assert a["nearest_works"] == f["nearest_works"] == PLAIN_RANKING
+        assert a["ranking_state"] is None
         assert a["ranking"][0]["n_impostors"] > 0
 
 

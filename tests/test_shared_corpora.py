@@ -64,8 +64,9 @@ def test_best_artworks_held_out_works_find_their_artist(best_artworks: Path, tmp
         assert all(r["n_works"] == N_INDEXED for r in row["ranking"])
         scores = [r["score"] for r in row["ranking"]]
         assert scores == sorted(scores, reverse=True)
-        sims = [m["similarity"] for m in row["matches"]]
-        assert 1 <= len(sims) <= 5 and sims == sorted(sims, reverse=True)
+        # Nearest works in the learned ranking space (their plain cosine shown).
+        assert 1 <= len(row["matches"]) <= 5 and row["ranking_state"] is not None
+        assert all(-1.0 <= m["similarity"] <= 1.0 for m in row["matches"])
         assert all(m["path"] in indexed for m in row["matches"])
         hits += row["ranking"][0]["artist"] == truth
     assert hits >= 2, f"only {hits} of {len(ARTISTS)} held-out works ranked their artist first"
