@@ -13,7 +13,12 @@ from simdetect.scoring.contrastive import (
     family_verdict,
     order_statistic_threshold,
 )
-from simdetect.scoring.discriminant import DiscriminantParams, fit_discriminant
+from simdetect.scoring.discriminant import (
+    Discriminant,
+    DiscriminantParams,
+    _whitening,
+    fit_discriminant,
+)
 
 
 def _norm(x: np.ndarray) -> np.ndarray:
@@ -68,6 +73,35 @@ def test_discriminant_learns_the_directions_that_separate_artists() -> None:
     low = fit_discriminant(x[db_mask], codes[db_mask], DiscriminantParams(dim=3))
     assert low.transform(q).shape == (len(q), 3)
     assert disc.digest() != ident.digest()
+
+
+@pytest.mark.parametrize(
+    "weighting, dim", [("artist", None), ("work", None), ("artist", 4), ("work", 5)]
+)
+def test_fewer_works_than_dimensions_whiten_by_svd_to_the_same_cosines(
+    weighting: str, dim: int | None
+) -> None:
+    # 48 works in 300 dimensions take the thin-SVD path; the full eigendecomposition of
+    # the same scatter must give the same cosines (the two differ by a rotation).
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(48, 300))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    codes = np.repeat(np.arange(6), 8)
+    params = DiscriminantParams(0.5, dim=dim, weighting=weighting)
+    fast = fit_discriminant(x, codes, params)
+    groups = [x[codes == a] for a in range(6)]
+    means = [g.mean(axis=0) for g in groups]
+    full = _whitening(groups, means, params)
+    if dim is not None:
+        m = np.asarray(means) - np.mean(means, axis=0)
+        evals, evecs = np.linalg.eigh((m @ full).T @ (m @ full))
+        full = full @ evecs[:, np.argsort(evals)[::-1][:dim]]
+    assert fast.projection.shape == (300, 300 if dim is None else dim)
+    slow = Discriminant(params, fast.mean, full, 48, 6)
+    q = rng.normal(size=(10, 300))
+    np.testing.assert_allclose(
+        fast.transform(q) @ fast.transform(x).T, slow.transform(q) @ slow.transform(x).T, atol=1e-10
+    )
 
 
 def test_discriminant_needs_two_artists() -> None:
