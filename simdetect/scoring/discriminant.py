@@ -18,7 +18,7 @@ cosine on centred vectors.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -113,6 +113,44 @@ def _low_rank_whitening(
     return (vt.T * scale[None, :]) @ vt + rest**-0.5 * np.eye(d)
 
 
+def _between_projection(
+    whiten: np.ndarray, class_means: list[np.ndarray], dim: int, low_rank: bool
+) -> np.ndarray:
+    """`whiten` followed by the top `dim` between-artist directions in the whitened space."""
+    m = np.asarray(class_means) - np.mean(class_means, axis=0)
+    mw = m @ whiten
+    if low_rank and dim <= len(m):
+        # The between-artist scatter has rank < number of artists: its leading
+        # directions are the leading right singular vectors of the whitened means.
+        _, _, vt = np.linalg.svd(mw, full_matrices=False)
+        return whiten @ vt[:dim].T
+    between = mw.T @ mw / len(m)
+    b_evals, b_evecs = np.linalg.eigh(between)
+    order = np.argsort(b_evals)[::-1][:dim]
+    return whiten @ b_evecs[:, order]
+
+
+def with_between_directions(
+    whitening: Discriminant, vectors: np.ndarray, codes: np.ndarray, dim: int
+) -> Discriminant:
+    """What `fit_discriminant` with `dim` returns, from a whitening already fitted on the
+    same works (one eigendecomposition fewer): the whitening followed by its top `dim`
+    between-artist directions."""
+    x = np.asarray(vectors, dtype=np.float64)
+    codes = np.asarray(codes)
+    if not whitening.fitted:  # the identity, as `fit_discriminant` gives it
+        return whitening
+    params = replace(whitening.params, dim=dim)
+    if dim >= x.shape[1]:
+        return replace(whitening, params=params)
+    labels, counts = np.unique(codes, return_counts=True)
+    usable = labels[counts >= whitening.params.min_works]
+    class_means = [x[codes == lab].mean(axis=0) for lab in usable]
+    low_rank = int(counts[counts >= whitening.params.min_works].sum()) < x.shape[1]
+    projection = _between_projection(whitening.projection, class_means, dim, low_rank)
+    return replace(whitening, params=params, projection=projection)
+
+
 class Aligner(Protocol):
     """Maps centred vectors of one domain onto the index's (scoring.alignment)."""
 
@@ -192,18 +230,7 @@ def fit_discriminant(
     whiten = (_low_rank_whitening if low_rank else _whitening)(groups, class_means, params)
     projection = whiten
     if params.dim is not None and params.dim < d:
-        m = np.asarray(class_means) - np.mean(class_means, axis=0)
-        mw = m @ whiten
-        if low_rank and params.dim <= len(m):
-            # The between-artist scatter has rank < number of artists: its leading
-            # directions are the leading right singular vectors of the whitened means.
-            _, _, vt = np.linalg.svd(mw, full_matrices=False)
-            projection = whiten @ vt[: params.dim].T
-        else:
-            between = mw.T @ mw / len(usable)
-            b_evals, b_evecs = np.linalg.eigh(between)
-            order = np.argsort(b_evals)[::-1][: params.dim]
-            projection = whiten @ b_evecs[:, order]
+        projection = _between_projection(whiten, class_means, params.dim, low_rank)
     return Discriminant(
         params=params,
         mean=mean,

@@ -27,7 +27,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from simdetect.scoring.discriminant import Discriminant, DiscriminantParams, fit_discriminant
+from simdetect.scoring.discriminant import (
+    Discriminant,
+    DiscriminantParams,
+    fit_discriminant,
+    with_between_directions,
+)
 from simdetect.scoring.hubness import neighbourhood_radius
 
 RANKING_VERSION = 1
@@ -171,9 +176,7 @@ def fit_ranking(
     # A artists span at most A - 1 between-artist directions; more would be noise.
     spanned = max(1, int((counts >= 2).sum()) - 1)
     whitening = fit_discriminant(x, codes, DiscriminantParams(shrinkage=params.shrinkage))
-    lda = fit_discriminant(
-        x, codes, DiscriminantParams(params.shrinkage, dim=min(params.lda_dim, spanned))
-    )
+    lda = with_between_directions(whitening, x, codes, min(params.lda_dim, spanned))
     space = RankingSpace(
         params, whitening, lda, np.zeros(len(x)), np.zeros((0, 0)), snapshot_digest
     )
