@@ -9,7 +9,10 @@ written (atomically) and that a read-only index simply keeps none.
 from __future__ import annotations
 
 import logging
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from simdetect.index.store import IndexSnapshot
 from simdetect.io.atomic import atomic_write_bytes
@@ -17,6 +20,8 @@ from simdetect.io.atomic import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 CALIBRATION_NAME = "calibration.npz"
+
+T = TypeVar("T")
 
 
 def sidecar_path(snapshot: IndexSnapshot, name: str) -> Path:
@@ -43,3 +48,18 @@ def write_sidecar(snapshot: IndexSnapshot, name: str, data: bytes) -> bool:
         log.warning("could not store %s in %s: %s", name, snapshot.directory, exc)
         return False
     return True
+
+
+def read_state(
+    snapshot: IndexSnapshot, name: str, parse: Callable[[bytes], T], what: str
+) -> T | None:
+    """A stored state parsed, or None when there is none or it cannot be parsed (logged:
+    the caller recomputes it, so a damaged file costs time, never a wrong score)."""
+    blob = read_sidecar(snapshot, name)
+    if blob is None:
+        return None
+    try:
+        return parse(blob)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        log.warning("%s: unreadable %s, recomputing (%s)", snapshot.directory, what, exc)
+        return None

@@ -7,10 +7,7 @@ parameters and the calibration version, so a stored copy is never used for anoth
 
 from __future__ import annotations
 
-import logging
-import zipfile
-
-from simdetect.index.sidecar import CALIBRATION_NAME, read_sidecar, write_sidecar
+from simdetect.index.sidecar import CALIBRATION_NAME, read_state, write_sidecar
 from simdetect.index.store import IndexSnapshot
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.calibration import (
@@ -19,8 +16,6 @@ from simdetect.scoring.calibration import (
     ScoringParams,
     compute_calibration,
 )
-
-log = logging.getLogger(__name__)
 
 __all__ = ["CALIBRATION_NAME", "calibration_for", "load_or_compute", "stored_calibration"]
 
@@ -32,16 +27,10 @@ def artist_table(snapshot: IndexSnapshot) -> ArtistTable:
 
 def stored_calibration(snapshot: IndexSnapshot, params: ScoringParams) -> Calibration | None:
     """The stored calibration if it was computed for exactly this snapshot and these params."""
-    blob = read_sidecar(snapshot, CALIBRATION_NAME)
-    if blob is None:
-        return None
-    try:
-        cal = Calibration.from_bytes(blob)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        log.warning("%s: unreadable calibration, recomputing (%s)", snapshot.directory, exc)
-        return None
+    cal = read_state(snapshot, CALIBRATION_NAME, Calibration.from_bytes, "calibration")
     if (
-        cal.snapshot_digest != snapshot.snapshot_digest()
+        cal is None
+        or cal.snapshot_digest != snapshot.snapshot_digest()
         or cal.params != params
         or cal.version != CALIBRATION_VERSION
     ):

@@ -17,8 +17,6 @@ stored state.
 
 from __future__ import annotations
 
-import logging
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +25,7 @@ import numpy as np
 from simdetect.backbones import statistics_columns, statistics_view
 from simdetect.errors import UserError
 from simdetect.index.references import ReferenceSet, is_batch, load_reference
-from simdetect.index.sidecar import read_sidecar, write_sidecar
+from simdetect.index.sidecar import read_state, write_sidecar
 from simdetect.index.store import IndexSnapshot
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.alignment import MIN_REFERENCE, reference_stats
@@ -42,8 +40,6 @@ from simdetect.scoring.imitation import (
     genuine_by_artist,
 )
 
-log = logging.getLogger(__name__)
-
 IMITATION_NAME = "imitation.npz"
 STATISTICS_IMITATION_NAME = "imitation-statistics.npz"  # the statistics block's state
 
@@ -55,17 +51,11 @@ def _state_name(columns: int | None) -> str:
 def stored_state(
     snapshot: IndexSnapshot, params: ImitationParams, columns: int | None = None
 ) -> ImitationState | None:
-    blob = read_sidecar(snapshot, _state_name(columns))
-    if blob is None:
-        return None
-    try:
-        state = ImitationState.from_bytes(blob)
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        log.warning("%s: unreadable imitation state, recomputing (%s)", snapshot.directory, exc)
-        return None
+    state = read_state(snapshot, _state_name(columns), ImitationState.from_bytes, "imitation state")
     dim = snapshot.fingerprint.dim if columns is None else columns
     if (
-        state.snapshot_digest != snapshot.snapshot_digest()
+        state is None
+        or state.snapshot_digest != snapshot.snapshot_digest()
         or state.params != params
         or state.version != IMITATION_STATE_VERSION
         or len(state.discriminant.mean) != dim

@@ -7,17 +7,12 @@ disk for reproducible scans.
 
 from __future__ import annotations
 
-import logging
-import zipfile
-
 import numpy as np
 
-from simdetect.index.sidecar import read_sidecar, write_sidecar
+from simdetect.index.sidecar import read_state, write_sidecar
 from simdetect.index.store import IndexSnapshot
 from simdetect.scoring.aggregate import ArtistTable
 from simdetect.scoring.ranking import RANKING_VERSION, RankingParams, RankingSpace, fit_ranking
-
-log = logging.getLogger(__name__)
 
 RANKING_NAME = "ranking.npz"
 
@@ -25,16 +20,12 @@ RANKING_NAME = "ranking.npz"
 def stored_ranking(
     snapshot: IndexSnapshot, params: RankingParams, vectors: np.ndarray
 ) -> RankingSpace | None:
-    blob = read_sidecar(snapshot, RANKING_NAME)
-    if blob is None:
-        return None
-    try:
-        space = RankingSpace.from_bytes(blob, vectors)
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        log.warning("%s: unreadable ranking state, recomputing (%s)", snapshot.directory, exc)
-        return None
+    space = read_state(
+        snapshot, RANKING_NAME, lambda blob: RankingSpace.from_bytes(blob, vectors), "ranking state"
+    )
     if (
-        space.snapshot_digest != snapshot.snapshot_digest()
+        space is None
+        or space.snapshot_digest != snapshot.snapshot_digest()
         or space.params != params
         or space.version != RANKING_VERSION
     ):
